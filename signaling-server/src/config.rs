@@ -1,0 +1,367 @@
+//! Server configuration: one TOML file, overridable by environment variables
+//! (`CLINICALL_<SECTION>__<KEY>`, for example `CLINICALL_SERVER__LISTEN`),
+//! then by command-line flags. Every setting has a default that works for a
+//! single clinic box on loopback.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration. The TOML file mirrors this structure.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Network settings.
+    pub server: ServerSection,
+    /// Where data lives.
+    pub storage: StorageSection,
+    /// Accounts and tokens.
+    pub auth: AuthSection,
+    /// Call signaling timing.
+    pub calls: CallsSection,
+    /// Who sees whom.
+    pub presence: PresenceSection,
+    /// Abuse limits.
+    pub limits: LimitsSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address and port to listen on. Loopback by default: put a TLS proxy
+    /// in front, or change it deliberately.
+    pub listen: SocketAddr,
+    /// How long to wait for connections to close on shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSection {
+    /// SQLite database file; created with its schema if missing.
+    pub database: PathBuf,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            database: PathBuf::from("clinicall.sqlite3"),
+        }
+    }
+}
+
+/// `[auth]`
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// Secret that signs access tokens (at least 32 bytes). If unset, a
+    /// random one is made at each start, which signs everyone out on
+    /// restart: set it in production.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token.
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (each refresh issues a new one).
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// argon2id memory cost in KiB (OWASP's recommendation is 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    pub argon2_iterations: u32,
+    /// If set together with the password, this admin is created at start
+    /// when no account has this email.
+    pub bootstrap_admin_email: Option<String>,
+    /// Password for `bootstrap_admin_email`.
+    pub bootstrap_admin_password: Option<String>,
+}
+
+// Hand-written so the secret and the bootstrap password never reach a log.
+impl std::fmt::Debug for AuthSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSection")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("argon2_memory_kib", &self.argon2_memory_kib)
+            .field("argon2_iterations", &self.argon2_iterations)
+            .field("bootstrap_admin_email", &self.bootstrap_admin_email)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+        }
+    }
+}
+
+/// `[calls]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallsSection {
+    /// How long a call rings before it ends unanswered.
+    #[serde(with = "humantime_serde")]
+    pub ring_timeout: Duration,
+}
+
+impl Default for CallsSection {
+    fn default() -> Self {
+        Self {
+            ring_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[presence]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresenceSection {
+    /// How long a dropped connection's session (and its calls) is kept for
+    /// the client to resume. Short, so a vanished party frees the other.
+    #[serde(with = "humantime_serde")]
+    pub resume_grace: Duration,
+    /// Patients see (and may call) every doctor, not only those they have a
+    /// care relation with. On until appointments define "my doctors".
+    pub patients_see_all_doctors: bool,
+    /// Interval of WebSocket pings; a connection silent for three intervals
+    /// is dropped.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for PresenceSection {
+    fn default() -> Self {
+        Self {
+            resume_grace: Duration::from_secs(10),
+            patients_see_all_doctors: true,
+            heartbeat_interval: Duration::from_secs(20),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Sustained WebSocket messages per second per connection.
+    pub messages_per_second: u32,
+    /// Messages a connection may send back to back before the sustained
+    /// rate applies (the bucket size; at least `messages_per_second`).
+    pub message_burst: u32,
+    /// Login, registration and refresh requests per minute per client IP
+    /// (0 turns the limit off, for benchmarks).
+    pub auth_requests_per_minute: u32,
+    /// Largest REST request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Time a new WebSocket has to send its `hello`.
+    #[serde(with = "humantime_serde")]
+    pub hello_timeout: Duration,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            messages_per_second: 50,
+            message_burst: 100,
+            auth_requests_per_minute: 30,
+            max_body_bytes: 16 * 1024,
+            hello_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// Filter in `tracing` syntax, for example `info` or
+    /// `info,clinicall_signaling_server=debug`.
+    pub filter: String,
+    /// `json` (one object per line) or `text`.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log shippers.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+/// The help text listing every setting, shown by `--help`.
+pub const SETTINGS_HELP: &str = "\
+SETTINGS (TOML file given by --config; each can be overridden by an environment
+variable CLINICALL_<SECTION>__<KEY>, e.g. CLINICALL_SERVER__LISTEN=0.0.0.0:8787):
+
+  [server]
+  listen = \"127.0.0.1:8787\"        address to serve HTTP and WebSocket on
+  shutdown_grace = \"5s\"            wait for connections to close on shutdown
+  [storage]
+  database = \"clinicall.sqlite3\"   SQLite file, created with its schema if missing
+  [auth]
+  jwt_secret = \"...\"               signs access tokens (>= 32 bytes); random per
+                                   start if unset, which signs everyone out on restart
+  access_token_ttl = \"15m\"         lifetime of an access token
+  refresh_token_ttl = \"30days\"     lifetime of a refresh token (rotated on use)
+  argon2_memory_kib = 19456        argon2id memory cost
+  argon2_iterations = 2            argon2id time cost
+  bootstrap_admin_email = \"...\"    create this admin at start if missing ...
+  bootstrap_admin_password = \"...\" ... with this password
+  [calls]
+  ring_timeout = \"30s\"             unanswered calls end after this
+  [presence]
+  resume_grace = \"10s\"             a dropped session (and its call) is kept this long
+  patients_see_all_doctors = true  patients see and may call every doctor
+  heartbeat_interval = \"20s\"       WebSocket ping interval; 3 missed = dropped
+  [limits]
+  messages_per_second = 50         per WebSocket connection, sustained
+  message_burst = 100              per WebSocket connection, burst
+  auth_requests_per_minute = 30    login/register/refresh per client IP (0 = off)
+  max_body_bytes = 16384           largest REST request body
+  hello_timeout = \"10s\"            time a new WebSocket has to say hello
+  [log]
+  filter = \"info\"                  tracing filter
+  format = \"json\"                  json or text
+";
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file, an environment variable or a flag has a bad value.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// Values that parse but cannot work together.
+    #[error("invalid configuration: {0}")]
+    Inconsistent(String),
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given; it must exist), then
+    /// `CLINICALL_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Inconsistent(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // These name the file and a CLI password, not settings.
+        figment = figment.merge(
+            Env::prefixed("CLINICALL_")
+                .ignore(&["CONFIG", "NEW_PASSWORD"])
+                .split("__"),
+        );
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError::Inconsistent(
+                "auth.jwt_secret must be at least 32 bytes".into(),
+            ));
+        }
+        if self.auth.bootstrap_admin_email.is_some() != self.auth.bootstrap_admin_password.is_some()
+        {
+            return Err(ConfigError::Inconsistent(
+                "auth.bootstrap_admin_email and auth.bootstrap_admin_password go together".into(),
+            ));
+        }
+        if self.limits.messages_per_second == 0 {
+            return Err(ConfigError::Inconsistent(
+                "limits.messages_per_second must be at least 1".into(),
+            ));
+        }
+        if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
+            return Err(ConfigError::Inconsistent(
+                "auth.argon2_memory_kib must be >= 8 and auth.argon2_iterations >= 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+// figment::Jail's closure signature returns its large error type; not ours to shrink.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "server.toml",
+                r#"
+                [server]
+                listen = "127.0.0.1:9000"
+                [calls]
+                ring_timeout = "45s"
+                "#,
+            )?;
+            jail.set_env("CLINICALL_CALLS__RING_TIMEOUT", "5s");
+            let config = Config::load(Some(Path::new("server.toml"))).unwrap();
+            assert_eq!(config.server.listen.port(), 9000);
+            assert_eq!(config.calls.ring_timeout, Duration::from_secs(5));
+            assert_eq!(config.limits, LimitsSection::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_short_secrets_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "[server]\nlisten_on = \"x\"\n")?;
+            assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
+            jail.create_file("weak.toml", "[auth]\njwt_secret = \"short\"\n")?;
+            let err = Config::load(Some(Path::new("weak.toml"))).unwrap_err();
+            assert!(err.to_string().contains("32 bytes"), "{err}");
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

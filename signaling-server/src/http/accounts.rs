@@ -1,0 +1,119 @@
+//! Registration, login, refresh, logout, and the caller's own data.
+
+use super::ApiJson;
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use clinicall_protocol::rest::{
+    Account, CallRecord, LoginRequest, NewUser, RefreshRequest, TokenPair,
+};
+use clinicall_protocol::{ErrorCode, Role};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+fn check_auth_rate(state: &AppState, peer: SocketAddr) -> Result<(), ApiError> {
+    match &state.auth_limiter {
+        Some(limiter) if limiter.check_key(&peer.ip()).is_err() => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "too many sign-in attempts from this address; wait a minute",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /api/v1/auth/register`: a patient signs up.
+pub async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(new): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    check_auth_rate(&state, peer)?;
+    if new.role.is_some_and(|r| r != Role::Patient) {
+        return Err(ApiError::forbidden(
+            "only patients can self-register; ask an admin",
+        ));
+    }
+    let account = state.auth.create_account(new, Role::Patient).await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// `POST /api/v1/auth/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    check_auth_rate(&state, peer)?;
+    Ok(Json(state.auth.login(&req.email, req.password).await?))
+}
+
+/// `POST /api/v1/auth/refresh`: rotates the refresh token.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    check_auth_rate(&state, peer)?;
+    match state.auth.refresh(&req.refresh_token).await {
+        Ok(pair) => Ok(Json(pair)),
+        Err((error, revoked_login)) => {
+            if let Some(sid) = revoked_login {
+                state
+                    .signaling
+                    .run(|hub, now| hub.revoke_auth_session(now, sid));
+            }
+            Err(error)
+        }
+    }
+}
+
+/// `POST /api/v1/auth/logout`: ends the login of the given refresh token
+/// and closes its live connections.
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    let sid = state.auth.logout_refresh(&req.refresh_token).await?;
+    state
+        .signaling
+        .run(|hub, now| hub.revoke_auth_session(now, sid));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/me`.
+pub async fn me(State(state): State<AppState>, authed: Authed) -> Result<Json<Account>, ApiError> {
+    let account = state.store.account(authed.user).await?.ok_or_else(|| {
+        ApiError::unauthorized(ErrorCode::Unauthenticated, "account no longer exists")
+    })?;
+    Ok(Json(account))
+}
+
+/// Query of `GET /api/v1/calls`.
+#[derive(Deserialize)]
+pub struct CallsQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/calls`: the caller's call records, newest first (admins
+/// see everyone's).
+pub async fn calls(
+    State(state): State<AppState>,
+    authed: Authed,
+    query: Result<Query<CallsQuery>, QueryRejection>,
+) -> Result<Json<Vec<CallRecord>>, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            e.body_text(),
+        )
+    })?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let scope = (authed.role != Role::Admin).then_some(authed.user);
+    Ok(Json(state.store.calls(scope, limit).await?))
+}

@@ -1,0 +1,42 @@
+//! The HTTP surface: REST API, WebSocket upgrade, health and metrics.
+
+mod accounts;
+mod admin;
+mod extract;
+mod ops;
+mod ws;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use extract::ApiJson;
+
+/// Builds the router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/auth/register", post(accounts::register))
+        .route("/api/v1/auth/login", post(accounts::login))
+        .route("/api/v1/auth/refresh", post(accounts::refresh))
+        .route("/api/v1/auth/logout", post(accounts::logout))
+        .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/calls", get(accounts::calls))
+        .route(
+            "/api/v1/admin/users",
+            post(admin::create_user).get(admin::list_users),
+        )
+        .route(
+            "/api/v1/admin/care-relations",
+            post(admin::add_care_relation),
+        )
+        .route("/api/v1/ws", get(ws::upgrade))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

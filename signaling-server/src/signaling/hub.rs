@@ -1,0 +1,1455 @@
+//! The signaling state machine: sessions, presence and calls.
+//!
+//! It does no I/O and reads no clock. Connection tasks and timers feed it
+//! events with the current time; it answers by writing messages into the
+//! sessions' [`Outbox`]es and returning [`Effect`]s (timers to start, records
+//! to store) for the runtime to carry out. That keeps every race (a hang-up
+//! crossing an accept, a resume crossing a grace expiry) testable without
+//! sockets or sleeps.
+
+use super::outbox::{ConnId, ConnTx, Outbox, Outgoing};
+use crate::storage::{CallEnd, CallRow};
+use axum::extract::ws::Utf8Bytes;
+use clinicall_protocol::{
+    CallId, ClientMessage, ConnectionLimits, Contact, EndReason, ErrorCode, PROTOCOL_VERSION,
+    Resume, Role, ServerMessage, SessionId, Signal, UserId, UserSummary,
+};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// WebSocket close code: the login was signed out.
+pub const CLOSE_SIGNED_OUT: u16 = 4001;
+/// WebSocket close code: the server is restarting (RFC 6455 "service restart").
+pub const CLOSE_RESTART: u16 = 1012;
+
+/// Settings the hub needs.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// How long a call rings.
+    pub ring_timeout: Duration,
+    /// How long a dropped session is kept for resumption.
+    pub resume_grace: Duration,
+    /// Announced to clients in `welcome`.
+    pub limits: ConnectionLimits,
+    /// Patients have every doctor as a contact.
+    pub patients_see_all_doctors: bool,
+}
+
+/// The time, as the hub sees it: monotonic for durations, wall clock for
+/// stored records.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    /// Monotonic time.
+    pub mono: Instant,
+    /// Unix milliseconds.
+    pub wall_ms: i64,
+}
+
+/// Something the runtime must do on the hub's behalf.
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    /// Call [`Hub::ring_timeout`] for this call after the delay.
+    RingTimer {
+        /// The call.
+        call: CallId,
+        /// Delay.
+        after: Duration,
+    },
+    /// Call [`Hub::grace_expired`] for this session after the delay.
+    GraceTimer {
+        /// The session.
+        session: SessionId,
+        /// Its detach generation; a later resume makes this timer stale.
+        generation: u64,
+        /// Delay.
+        after: Duration,
+    },
+    /// A call started ringing (or ended at once); store it.
+    CallStarted(CallRow),
+    /// A call was answered at this Unix ms.
+    CallAnswered(CallId, i64),
+    /// A call ended; store it.
+    CallEnded(CallEnd),
+}
+
+/// Who joins, from the connection layer after authentication.
+#[derive(Debug)]
+pub struct JoinRequest {
+    /// The user.
+    pub user: UserSummary,
+    /// The login (auth session) their token belongs to.
+    pub auth_session: Uuid,
+    /// Their contacts, from storage.
+    pub contacts: Vec<UserSummary>,
+    /// The socket.
+    pub conn: ConnTx,
+    /// A session to resume.
+    pub resume: Option<Resume>,
+    /// Protocol version agreed in `hello`.
+    pub protocol_version: u16,
+    /// The `req` of the hello.
+    pub req: Option<String>,
+}
+
+/// The outcome of a join.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Joined {
+    /// The session now bound to the socket.
+    pub session: SessionId,
+    /// Whether an earlier session was resumed.
+    pub resumed: bool,
+}
+
+#[derive(Debug)]
+struct Session {
+    user: UserId,
+    auth_session: Uuid,
+    /// The live socket, if any.
+    conn: Option<ConnId>,
+    /// Bumped on every detach and resume, to recognise stale grace timers.
+    generation: u64,
+    outbox: Outbox,
+}
+
+#[derive(Debug)]
+struct OnlineUser {
+    summary: UserSummary,
+    sessions: Vec<SessionId>,
+    contacts: HashMap<UserId, UserSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    Ringing,
+    Active,
+}
+
+#[derive(Debug)]
+struct Call {
+    caller: UserSummary,
+    callee: UserSummary,
+    caller_session: SessionId,
+    /// The answering device, once answered.
+    callee_session: Option<SessionId>,
+    /// Callee devices that were rung and not yet told the outcome.
+    rung: Vec<SessionId>,
+    appointment_id: Option<String>,
+    state: CallState,
+    /// When an unanswered call times out.
+    rings_until: Instant,
+    answered_at: Option<Instant>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Hub {
+    config: HubConfig,
+    sessions: HashMap<SessionId, Session>,
+    users: HashMap<UserId, OnlineUser>,
+    /// For each user, the online users who have them as a contact and so
+    /// must hear about their presence.
+    watchers: HashMap<UserId, HashSet<UserId>>,
+    calls: HashMap<CallId, Call>,
+    /// A user takes part in at most one call (ringing or active) at a time.
+    call_of_user: HashMap<UserId, CallId>,
+    /// Every doctor, when patients see all doctors: one shared directory
+    /// instead of a copy in every patient's contacts.
+    doctors: HashMap<UserId, UserSummary>,
+    shutting_down: bool,
+}
+
+type Effects = Vec<Effect>;
+
+impl Hub {
+    /// An empty hub. `doctors` is the directory patients see when
+    /// `patients_see_all_doctors` is on (ignored otherwise).
+    pub fn new(config: HubConfig, doctors: Vec<UserSummary>) -> Self {
+        let doctors = if config.patients_see_all_doctors {
+            doctors.into_iter().map(|d| (d.id, d)).collect()
+        } else {
+            HashMap::new()
+        };
+        Self {
+            config,
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            watchers: HashMap::new(),
+            calls: HashMap::new(),
+            call_of_user: HashMap::new(),
+            doctors,
+            shutting_down: false,
+        }
+    }
+
+    /// Number of sessions with a live socket.
+    pub fn connected_sessions(&self) -> usize {
+        self.sessions.values().filter(|s| s.conn.is_some()).count()
+    }
+
+    /// Number of calls ringing or active.
+    pub fn live_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Binds an authenticated socket to a new or resumed session, sends
+    /// `welcome` (and, for a new session, the presence snapshot and any call
+    /// ringing for the user), and announces the user online if this is
+    /// their first device.
+    pub fn join(&mut self, now: Now, req: JoinRequest) -> (Joined, Effects) {
+        let (joined, effects) = self.join_session(now, req);
+        if self.shutting_down
+            && let Some(session) = self.sessions.get_mut(&joined.session)
+        {
+            // Joined in the middle of a shutdown: send it on its way too.
+            let after_ms = (joined.session.0.as_u128() % 5_000) as u64;
+            session
+                .outbox
+                .push(None, ServerMessage::Reconnect { after_ms });
+            session.outbox.close(CLOSE_RESTART, "server restarting");
+        }
+        (joined, effects)
+    }
+
+    fn join_session(&mut self, now: Now, req: JoinRequest) -> (Joined, Effects) {
+        let mut effects = Vec::new();
+        let JoinRequest {
+            user,
+            auth_session,
+            contacts,
+            conn,
+            resume,
+            protocol_version,
+            req: hello_req,
+        } = req;
+
+        let user_id = user.id;
+        if let Some(resume) = &resume {
+            let known = self
+                .sessions
+                .get(&resume.session_id)
+                .filter(|s| s.user == user.id);
+            if let Some(session) = known
+                && session.outbox.can_resume(resume.last_seq)
+            {
+                let welcome = self.welcome(resume.session_id, true, &user, protocol_version);
+                // Welcome first, then the replay of what was missed.
+                let _ = conn
+                    .tx
+                    .try_send(Outgoing::Frame(Outbox::unnumbered(hello_req, welcome)));
+                let conn_id = conn.id;
+                if let Some(session) = self.sessions.get_mut(&resume.session_id) {
+                    session.outbox.attach(conn, Some(resume.last_seq));
+                    session.conn = Some(conn_id);
+                    session.generation += 1;
+                    session.auth_session = auth_session;
+                }
+                // Presence is state, not history: it is never replayed, so
+                // a resumed session gets it afresh after the replay.
+                self.send_snapshot(resume.session_id);
+                return (
+                    Joined {
+                        session: resume.session_id,
+                        resumed: true,
+                    },
+                    effects,
+                );
+            }
+        }
+        let (joined, more) = self.new_session(
+            now.mono,
+            user,
+            auth_session,
+            contacts,
+            conn,
+            protocol_version,
+            hello_req,
+        );
+        effects.extend(more);
+        // A resume that failed because the client missed more than we kept:
+        // its view of the old session cannot be trusted, so that session
+        // ends (after the new one exists, so presence does not flap).
+        if let Some(resume) = resume
+            && self
+                .sessions
+                .get(&resume.session_id)
+                .is_some_and(|s| s.user == user_id)
+        {
+            tracing::info!(session = %resume.session_id, "resume not possible; started a new session");
+            effects.extend(self.remove_session(now, resume.session_id, EndReason::ConnectionLost));
+        }
+        (joined, effects)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_session(
+        &mut self,
+        now: Instant,
+        user: UserSummary,
+        auth_session: Uuid,
+        contacts: Vec<UserSummary>,
+        conn: ConnTx,
+        protocol_version: u16,
+        hello_req: Option<String>,
+    ) -> (Joined, Effects) {
+        let session_id = SessionId::random();
+        let welcome = self.welcome(session_id, false, &user, protocol_version);
+        let _ = conn
+            .tx
+            .try_send(Outgoing::Frame(Outbox::unnumbered(hello_req, welcome)));
+        let conn_id = conn.id;
+        let mut outbox = Outbox::new();
+        outbox.attach(conn, None);
+        self.sessions.insert(
+            session_id,
+            Session {
+                user: user.id,
+                auth_session,
+                conn: Some(conn_id),
+                generation: 0,
+                outbox,
+            },
+        );
+
+        let first_device = !self.users.contains_key(&user.id);
+        if first_device {
+            let contacts: HashMap<UserId, UserSummary> =
+                contacts.into_iter().map(|c| (c.id, c)).collect();
+            for contact in contacts.keys() {
+                self.watchers.entry(*contact).or_default().insert(user.id);
+            }
+            self.users.insert(
+                user.id,
+                OnlineUser {
+                    summary: user.clone(),
+                    sessions: Vec::new(),
+                    contacts,
+                },
+            );
+        }
+        if let Some(online) = self.users.get_mut(&user.id) {
+            online.sessions.push(session_id);
+        }
+        if first_device {
+            self.announce_presence(user.id, true);
+        }
+
+        self.send_snapshot(session_id);
+
+        // A device that comes online while a call rings for its user rings
+        // too: a doctor who opens the laptop mid-ring must not miss it.
+        if let Some(call_id) = self.call_of_user.get(&user.id).copied()
+            && let Some(call) = self.calls.get_mut(&call_id)
+            && call.state == CallState::Ringing
+            && call.callee.id == user.id
+        {
+            call.rung.push(session_id);
+            let msg = ServerMessage::CallIncoming {
+                call_id,
+                caller: call.caller.clone(),
+                appointment_id: call.appointment_id.clone(),
+                ring_timeout_ms: call.rings_until.saturating_duration_since(now).as_millis() as u64,
+            };
+            self.push(session_id, None, msg);
+        }
+
+        (
+            Joined {
+                session: session_id,
+                resumed: false,
+            },
+            Vec::new(),
+        )
+    }
+
+    fn welcome(
+        &self,
+        session_id: SessionId,
+        resumed: bool,
+        user: &UserSummary,
+        protocol_version: u16,
+    ) -> ServerMessage {
+        ServerMessage::Welcome {
+            protocol_version: protocol_version.min(PROTOCOL_VERSION),
+            session_id,
+            resumed,
+            user: user.clone(),
+            resume_grace_ms: self.config.resume_grace.as_millis() as u64,
+            limits: self.config.limits.clone(),
+        }
+    }
+
+    /// A socket closed. The session stays for the grace period, so a quick
+    /// reconnect keeps the user's presence and calls.
+    pub fn detach(&mut self, session_id: SessionId, conn: ConnId) -> Effects {
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return Vec::new();
+        };
+        if session.conn != Some(conn) {
+            // An older socket of a session that has since been resumed.
+            return Vec::new();
+        }
+        session.conn = None;
+        session.outbox.detach(conn);
+        session.generation += 1;
+        vec![Effect::GraceTimer {
+            session: session_id,
+            generation: session.generation,
+            after: self.config.resume_grace,
+        }]
+    }
+
+    /// The grace period of a detached session ran out.
+    pub fn grace_expired(&mut self, now: Now, session_id: SessionId, generation: u64) -> Effects {
+        let expired = self
+            .sessions
+            .get(&session_id)
+            .is_some_and(|s| s.conn.is_none() && s.generation == generation);
+        if expired {
+            self.remove_session(now, session_id, EndReason::ConnectionLost)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A call's ring timer fired.
+    pub fn ring_timeout(&mut self, now: Now, call_id: CallId) -> Effects {
+        match self.calls.get(&call_id) {
+            Some(call) if call.state == CallState::Ringing => {
+                self.end_call(now, call_id, EndReason::Timeout, None, None)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A login was signed out: close its sockets and end its sessions.
+    pub fn revoke_auth_session(&mut self, now: Now, auth_session: Uuid) -> Effects {
+        let doomed: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.auth_session == auth_session)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut effects = Vec::new();
+        for id in doomed {
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.outbox.close(CLOSE_SIGNED_OUT, "signed out");
+            }
+            effects.extend(self.remove_session(now, id, EndReason::HungUp));
+        }
+        effects
+    }
+
+    /// A care relation was added: both sides, if online, gain each other as
+    /// contacts and hear the other's presence.
+    pub fn relation_added(&mut self, doctor: UserSummary, patient: UserSummary) {
+        for (who, other) in [(&doctor, &patient), (&patient, &doctor)] {
+            let Some(online) = self.users.get_mut(&who.id) else {
+                continue;
+            };
+            if online.contacts.insert(other.id, other.clone()).is_none() {
+                self.watchers.entry(other.id).or_default().insert(who.id);
+                let online = self.users.contains_key(&other.id);
+                let frame = Outbox::unnumbered(
+                    None,
+                    ServerMessage::Presence {
+                        user_id: other.id,
+                        online,
+                    },
+                );
+                self.send_to_user(who.id, &frame);
+            }
+        }
+    }
+
+    /// A doctor account was created. Where patients see every doctor, the
+    /// directory grows and every online patient hears of the new doctor.
+    pub fn doctor_added(&mut self, doctor: UserSummary) {
+        if !self.config.patients_see_all_doctors {
+            return;
+        }
+        let id = doctor.id;
+        if self.doctors.insert(id, doctor).is_some() {
+            return;
+        }
+        let frame = Outbox::unnumbered(
+            None,
+            ServerMessage::Presence {
+                user_id: id,
+                online: false,
+            },
+        );
+        for session in self.online_patient_sessions() {
+            self.send_frame(session, &frame);
+        }
+    }
+
+    /// The server is stopping: tell every client to reconnect (after a
+    /// spread-out delay) and close the sockets. Calls' media is peer to
+    /// peer and goes on; the records note the shutdown.
+    pub fn shutdown(&mut self, now: Now, reconnect_after: impl Fn() -> u64) -> Effects {
+        self.shutting_down = true;
+        let mut effects = Vec::new();
+        let call_ids: Vec<CallId> = self.calls.keys().copied().collect();
+        for call_id in call_ids {
+            effects.extend(self.end_call_quietly(now, call_id, EndReason::ServerShutdown));
+        }
+        for session in self.sessions.values_mut() {
+            session.outbox.push(
+                None,
+                ServerMessage::Reconnect {
+                    after_ms: reconnect_after(),
+                },
+            );
+            session.outbox.close(CLOSE_RESTART, "server restarting");
+        }
+        effects
+    }
+
+    /// Sends an error reply on a session.
+    pub fn reply_error(
+        &mut self,
+        session: SessionId,
+        req: Option<String>,
+        code: ErrorCode,
+        message: impl Into<String>,
+        call_id: Option<CallId>,
+    ) {
+        metrics::counter!("clinicall_errors_total", "code" => code.as_str()).increment(1);
+        self.push(
+            session,
+            req,
+            ServerMessage::Error {
+                code,
+                message: message.into(),
+                call_id,
+            },
+        );
+    }
+
+    /// Handles one validated message from a session.
+    pub fn handle(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        req: Option<String>,
+        msg: ClientMessage,
+    ) -> Effects {
+        let Some(user) = self.sessions.get(&session).map(|s| s.user) else {
+            return Vec::new();
+        };
+        let result = match msg {
+            ClientMessage::Hello { .. } => Err(Refusal::new(
+                ErrorCode::AlreadyGreeted,
+                "hello was already sent on this connection",
+                None,
+            )),
+            ClientMessage::Ping => {
+                self.push(session, req.clone(), ServerMessage::Pong);
+                Ok(Vec::new())
+            }
+            ClientMessage::Invite {
+                callee,
+                appointment_id,
+            } => self.invite(now, session, user, req.clone(), callee, appointment_id),
+            ClientMessage::Accept { call_id } => {
+                self.accept(now, session, user, req.clone(), call_id)
+            }
+            ClientMessage::Reject { call_id } => {
+                self.reject(now, session, user, req.clone(), call_id)
+            }
+            ClientMessage::Cancel { call_id } => {
+                self.cancel(now, session, user, req.clone(), call_id)
+            }
+            ClientMessage::Hangup { call_id } => {
+                self.hangup(now, session, user, req.clone(), call_id)
+            }
+            ClientMessage::Signal { call_id, signal } => self.relay(session, user, call_id, signal),
+        };
+        match result {
+            Ok(effects) => effects,
+            Err(refusal) => {
+                self.reply_error(session, req, refusal.code, refusal.message, refusal.call_id);
+                Vec::new()
+            }
+        }
+    }
+
+    fn invite(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        caller: UserId,
+        req: Option<String>,
+        callee_id: UserId,
+        appointment_id: Option<String>,
+    ) -> Result<Effects, Refusal> {
+        if self.shutting_down {
+            return Err(Refusal::new(
+                ErrorCode::Unavailable,
+                "server is shutting down",
+                None,
+            ));
+        }
+        let caller_online = self
+            .users
+            .get(&caller)
+            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "caller not online", None))?;
+        if callee_id == caller {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "you cannot call yourself",
+                None,
+            ));
+        }
+        let Some(callee) = self.contact_of(caller_online, callee_id).cloned() else {
+            return Err(Refusal::new(ErrorCode::NotFound, "no such contact", None));
+        };
+        let caller_summary = caller_online.summary.clone();
+        if let Some(existing) = self.call_of_user.get(&caller) {
+            return Err(Refusal::new(
+                ErrorCode::AlreadyInCall,
+                "you are already in a call; end it first",
+                Some(*existing),
+            ));
+        }
+        let call_id = CallId(Uuid::now_v7());
+        let row = CallRow {
+            id: call_id,
+            caller,
+            callee: callee_id,
+            appointment_id: appointment_id.clone(),
+            rung_at_ms: now.wall_ms,
+        };
+        metrics::counter!("clinicall_calls_started_total").increment(1);
+
+        let callee_sessions = self
+            .users
+            .get(&callee_id)
+            .map(|u| u.sessions.clone())
+            .unwrap_or_default();
+        let immediate_end = if callee_sessions.is_empty() {
+            Some(EndReason::Unavailable)
+        } else if self.call_of_user.contains_key(&callee_id) {
+            Some(EndReason::Busy)
+        } else {
+            None
+        };
+        if let Some(reason) = immediate_end {
+            metrics::counter!("clinicall_calls_ended_total", "reason" => reason.as_str())
+                .increment(1);
+            self.push(
+                session,
+                req,
+                ServerMessage::CallEnded {
+                    call_id,
+                    reason,
+                    by: None,
+                },
+            );
+            return Ok(vec![
+                Effect::CallStarted(row),
+                Effect::CallEnded(CallEnd {
+                    id: call_id,
+                    ended_at_ms: now.wall_ms,
+                    reason,
+                    ended_by: None,
+                    duration_ms: None,
+                }),
+            ]);
+        }
+
+        self.push(
+            session,
+            req,
+            ServerMessage::CallRinging {
+                call_id,
+                callee: callee.clone(),
+            },
+        );
+        for &s in &callee_sessions {
+            self.push(
+                s,
+                None,
+                ServerMessage::CallIncoming {
+                    call_id,
+                    caller: caller_summary.clone(),
+                    appointment_id: appointment_id.clone(),
+                    ring_timeout_ms: self.config.ring_timeout.as_millis() as u64,
+                },
+            );
+        }
+        self.calls.insert(
+            call_id,
+            Call {
+                caller: caller_summary,
+                callee,
+                caller_session: session,
+                callee_session: None,
+                rung: callee_sessions,
+                appointment_id,
+                state: CallState::Ringing,
+                rings_until: now.mono + self.config.ring_timeout,
+                answered_at: None,
+            },
+        );
+        self.call_of_user.insert(caller, call_id);
+        self.call_of_user.insert(callee_id, call_id);
+        metrics::gauge!("clinicall_calls_live").increment(1.0);
+        Ok(vec![
+            Effect::CallStarted(row),
+            Effect::RingTimer {
+                call: call_id,
+                after: self.config.ring_timeout,
+            },
+        ])
+    }
+
+    fn accept(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        user: UserId,
+        req: Option<String>,
+        call_id: CallId,
+    ) -> Result<Effects, Refusal> {
+        let call = self.call_for(call_id, user)?;
+        if call.callee.id != user {
+            return Err(Refusal::new(
+                ErrorCode::NotAParty,
+                "only the callee can accept",
+                Some(call_id),
+            ));
+        }
+        if call.state == CallState::Active {
+            return Err(Refusal::new(
+                ErrorCode::AlreadyAnswered,
+                "the call was already answered on another device",
+                Some(call_id),
+            ));
+        }
+        call.state = CallState::Active;
+        call.callee_session = Some(session);
+        call.answered_at = Some(now.mono);
+        let others: Vec<SessionId> = call.rung.drain(..).filter(|s| *s != session).collect();
+        let caller_session = call.caller_session;
+        for s in others {
+            self.push(
+                s,
+                None,
+                ServerMessage::CallEnded {
+                    call_id,
+                    reason: EndReason::AnsweredElsewhere,
+                    by: Some(user),
+                },
+            );
+        }
+        self.push(
+            caller_session,
+            None,
+            ServerMessage::CallAccepted { call_id },
+        );
+        self.push(session, req, ServerMessage::CallAccepted { call_id });
+        metrics::counter!("clinicall_calls_answered_total").increment(1);
+        Ok(vec![Effect::CallAnswered(call_id, now.wall_ms)])
+    }
+
+    fn reject(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        user: UserId,
+        req: Option<String>,
+        call_id: CallId,
+    ) -> Result<Effects, Refusal> {
+        let call = self.call_for(call_id, user)?;
+        if call.callee.id != user {
+            return Err(Refusal::new(
+                ErrorCode::NotAParty,
+                "only the callee can reject",
+                Some(call_id),
+            ));
+        }
+        if call.state != CallState::Ringing {
+            return Err(Refusal::new(
+                ErrorCode::WrongCallState,
+                "the call is answered; hang up instead",
+                Some(call_id),
+            ));
+        }
+        if !call.rung.contains(&session) {
+            return Err(Refusal::new(
+                ErrorCode::NotAParty,
+                "this device is not ringing",
+                Some(call_id),
+            ));
+        }
+        Ok(self.end_call(
+            now,
+            call_id,
+            EndReason::Rejected,
+            Some(user),
+            Some((session, req)),
+        ))
+    }
+
+    fn cancel(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        user: UserId,
+        req: Option<String>,
+        call_id: CallId,
+    ) -> Result<Effects, Refusal> {
+        let call = self.call_for(call_id, user)?;
+        if call.caller_session != session {
+            return Err(Refusal::new(
+                ErrorCode::NotAParty,
+                "only the calling device can cancel",
+                Some(call_id),
+            ));
+        }
+        if call.state != CallState::Ringing {
+            return Err(Refusal::new(
+                ErrorCode::WrongCallState,
+                "the call is answered; hang up instead",
+                Some(call_id),
+            ));
+        }
+        Ok(self.end_call(
+            now,
+            call_id,
+            EndReason::Cancelled,
+            Some(user),
+            Some((session, req)),
+        ))
+    }
+
+    fn hangup(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        user: UserId,
+        req: Option<String>,
+        call_id: CallId,
+    ) -> Result<Effects, Refusal> {
+        let call = self.call_for(call_id, user)?;
+        let reason = match call.state {
+            // Hanging up a ringing call is what a person means by cancel
+            // (caller) or reject (callee).
+            CallState::Ringing if call.caller_session == session => EndReason::Cancelled,
+            CallState::Ringing if call.rung.contains(&session) => EndReason::Rejected,
+            CallState::Active
+                if call.caller_session == session || call.callee_session == Some(session) =>
+            {
+                EndReason::HungUp
+            }
+            _ => {
+                return Err(Refusal::new(
+                    ErrorCode::NotAParty,
+                    "this device is not in the call",
+                    Some(call_id),
+                ));
+            }
+        };
+        Ok(self.end_call(now, call_id, reason, Some(user), Some((session, req))))
+    }
+
+    fn relay(
+        &mut self,
+        session: SessionId,
+        user: UserId,
+        call_id: CallId,
+        signal: Signal,
+    ) -> Result<Effects, Refusal> {
+        let call = self.call_for(call_id, user)?;
+        if call.state != CallState::Active {
+            return Err(Refusal::new(
+                ErrorCode::WrongCallState,
+                "signals are relayed only after the call is accepted",
+                Some(call_id),
+            ));
+        }
+        let target = if call.caller_session == session {
+            call.callee_session
+        } else if call.callee_session == Some(session) {
+            Some(call.caller_session)
+        } else {
+            None
+        };
+        let Some(target) = target else {
+            return Err(Refusal::new(
+                ErrorCode::NotAParty,
+                "this device is not in the call",
+                Some(call_id),
+            ));
+        };
+        if signal.is_ice_restart() {
+            metrics::counter!("clinicall_ice_restarts_total").increment(1);
+        }
+        metrics::counter!("clinicall_messages_relayed_total").increment(1);
+        self.push(
+            target,
+            None,
+            ServerMessage::Signal {
+                call_id,
+                from: user,
+                signal,
+            },
+        );
+        Ok(Vec::new())
+    }
+
+    /// The call, if it exists and `user` is one of its parties. Calls of
+    /// other people are reported as not found, to reveal nothing.
+    fn call_for(&mut self, call_id: CallId, user: UserId) -> Result<&mut Call, Refusal> {
+        match self.calls.get_mut(&call_id) {
+            Some(call) if call.caller.id == user || call.callee.id == user => Ok(call),
+            _ => Err(Refusal::new(
+                ErrorCode::NotFound,
+                "no such call (it may have ended)",
+                Some(call_id),
+            )),
+        }
+    }
+
+    /// Ends a call, telling every device involved. `origin` is the session
+    /// whose action ended it, with that action's `req`: it gets the `req`
+    /// echoed, and the callee's other ringing devices hear "rejected
+    /// elsewhere" when one of them rejects.
+    fn end_call(
+        &mut self,
+        now: Now,
+        call_id: CallId,
+        reason: EndReason,
+        by: Option<UserId>,
+        origin: Option<(SessionId, Option<String>)>,
+    ) -> Effects {
+        let Some(call) = self.calls.get(&call_id) else {
+            return Vec::new();
+        };
+        let (origin_session, mut origin_req) = match origin {
+            Some((session, req)) => (Some(session), req),
+            None => (None, None),
+        };
+        let mut notify: Vec<(SessionId, EndReason)> = vec![(call.caller_session, reason)];
+        if let Some(s) = call.callee_session {
+            notify.push((s, reason));
+        }
+        for &s in &call.rung {
+            let device_reason = if reason == EndReason::Rejected && Some(s) != origin_session {
+                EndReason::RejectedElsewhere
+            } else {
+                reason
+            };
+            notify.push((s, device_reason));
+        }
+        for (s, reason) in notify {
+            let req = if Some(s) == origin_session {
+                origin_req.take()
+            } else {
+                None
+            };
+            self.push(
+                s,
+                req,
+                ServerMessage::CallEnded {
+                    call_id,
+                    reason,
+                    by,
+                },
+            );
+        }
+        self.end_call_quietly_by(now, call_id, reason, by)
+    }
+
+    fn end_call_quietly(&mut self, now: Now, call_id: CallId, reason: EndReason) -> Effects {
+        self.end_call_quietly_by(now, call_id, reason, None)
+    }
+
+    /// Removes a call and returns the record of its end, without telling
+    /// anyone.
+    fn end_call_quietly_by(
+        &mut self,
+        now: Now,
+        call_id: CallId,
+        reason: EndReason,
+        by: Option<UserId>,
+    ) -> Effects {
+        let Some(call) = self.calls.remove(&call_id) else {
+            return Vec::new();
+        };
+        for user in [call.caller.id, call.callee.id] {
+            if self.call_of_user.get(&user) == Some(&call_id) {
+                self.call_of_user.remove(&user);
+            }
+        }
+        metrics::gauge!("clinicall_calls_live").decrement(1.0);
+        metrics::counter!("clinicall_calls_ended_total", "reason" => reason.as_str()).increment(1);
+        vec![Effect::CallEnded(CallEnd {
+            id: call_id,
+            ended_at_ms: now.wall_ms,
+            reason,
+            ended_by: by,
+            duration_ms: call
+                .answered_at
+                .map(|t| now.mono.saturating_duration_since(t).as_millis() as i64),
+        })]
+    }
+
+    /// Drops a session for good: ends the calls it carried, and announces
+    /// the user offline if it was their last device.
+    fn remove_session(&mut self, now: Now, session_id: SessionId, reason: EndReason) -> Effects {
+        let Some(session) = self.sessions.remove(&session_id) else {
+            return Vec::new();
+        };
+        let user_id = session.user;
+        let mut effects = Vec::new();
+        if let Some(call_id) = self.call_of_user.get(&user_id).copied()
+            && let Some(call) = self.calls.get_mut(&call_id)
+        {
+            if call.caller_session == session_id || call.callee_session == Some(session_id) {
+                let by = (reason == EndReason::HungUp).then_some(user_id);
+                // Signing out while a call rings withdraws it.
+                let reason = if reason == EndReason::HungUp && call.state == CallState::Ringing {
+                    EndReason::Cancelled
+                } else {
+                    reason
+                };
+                effects.extend(self.end_call(now, call_id, reason, by, None));
+            } else {
+                // One of several ringing devices went away; the call rings on.
+                call.rung.retain(|s| *s != session_id);
+            }
+        }
+        let last_device = match self.users.get_mut(&user_id) {
+            Some(online) => {
+                online.sessions.retain(|s| *s != session_id);
+                online.sessions.is_empty()
+            }
+            None => false,
+        };
+        if last_device && let Some(online) = self.users.remove(&user_id) {
+            for contact in online.contacts.keys() {
+                if let Some(set) = self.watchers.get_mut(contact) {
+                    set.remove(&user_id);
+                    if set.is_empty() {
+                        self.watchers.remove(contact);
+                    }
+                }
+            }
+            self.announce_presence(user_id, false);
+        }
+        effects
+    }
+
+    /// `other` as one of `owner`'s contacts: a care relation, or any doctor
+    /// for a patient when patients see all doctors.
+    fn contact_of<'a>(&'a self, owner: &'a OnlineUser, other: UserId) -> Option<&'a UserSummary> {
+        owner.contacts.get(&other).or_else(|| {
+            (owner.summary.role == Role::Patient)
+                .then(|| self.doctors.get(&other))
+                .flatten()
+        })
+    }
+
+    /// Sends a session its contacts and who of them is online.
+    fn send_snapshot(&mut self, session: SessionId) {
+        let Some(owner) = self
+            .sessions
+            .get(&session)
+            .and_then(|s| self.users.get(&s.user))
+        else {
+            return;
+        };
+        let mut contacts: HashMap<UserId, &UserSummary> =
+            owner.contacts.iter().map(|(id, u)| (*id, u)).collect();
+        if owner.summary.role == Role::Patient {
+            contacts.extend(self.doctors.iter().map(|(id, u)| (*id, u)));
+        }
+        let mut contacts: Vec<Contact> = contacts
+            .into_values()
+            .map(|c| Contact {
+                user: c.clone(),
+                online: self.users.contains_key(&c.id),
+            })
+            .collect();
+        contacts.sort_by(|a, b| a.user.display_name.cmp(&b.user.display_name));
+        let frame = Outbox::unnumbered(None, ServerMessage::PresenceSnapshot { contacts });
+        self.send_frame(session, &frame);
+    }
+
+    /// Tells everyone who has `user` as a contact that they came online or
+    /// went offline. The frame is built once and shared by every recipient.
+    fn announce_presence(&mut self, user: UserId, online: bool) {
+        let mut audience: HashSet<SessionId> = HashSet::new();
+        if let Some(watchers) = self.watchers.get(&user) {
+            for watcher in watchers {
+                if let Some(u) = self.users.get(watcher) {
+                    audience.extend(u.sessions.iter().copied());
+                }
+            }
+        }
+        if self.doctors.contains_key(&user) {
+            audience.extend(self.online_patient_sessions());
+        }
+        if audience.is_empty() {
+            return;
+        }
+        let frame = Outbox::unnumbered(
+            None,
+            ServerMessage::Presence {
+                user_id: user,
+                online,
+            },
+        );
+        for session in audience {
+            self.send_frame(session, &frame);
+        }
+    }
+
+    fn online_patient_sessions(&self) -> Vec<SessionId> {
+        self.users
+            .values()
+            .filter(|u| u.summary.role == Role::Patient)
+            .flat_map(|u| u.sessions.iter().copied())
+            .collect()
+    }
+
+    fn send_to_user(&mut self, user: UserId, frame: &Utf8Bytes) {
+        let sessions = self
+            .users
+            .get(&user)
+            .map(|u| u.sessions.clone())
+            .unwrap_or_default();
+        for session in sessions {
+            self.send_frame(session, frame);
+        }
+    }
+
+    /// Sends an unnumbered frame (presence): live connections only, never
+    /// kept for replay.
+    fn send_frame(&mut self, session: SessionId, frame: &Utf8Bytes) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.outbox.send(Outgoing::Frame(frame.clone()));
+        }
+    }
+
+    fn push(&mut self, session: SessionId, req: Option<String>, msg: ServerMessage) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.outbox.push(req, msg);
+        }
+    }
+
+    /// The role of an online user (for tests and metrics).
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        self.users.get(&user).map(|u| u.summary.role)
+    }
+}
+
+struct Refusal {
+    code: ErrorCode,
+    message: &'static str,
+    call_id: Option<CallId>,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, message: &'static str, call_id: Option<CallId>) -> Self {
+        Self {
+            code,
+            message,
+            call_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hub driven directly: time is an argument, sockets are channels.
+    use super::*;
+    use clinicall_protocol::ServerEnvelope;
+    use tokio::sync::mpsc;
+
+    const RING: Duration = Duration::from_secs(30);
+    const GRACE: Duration = Duration::from_secs(10);
+
+    fn hub() -> Hub {
+        Hub::new(
+            HubConfig {
+                ring_timeout: RING,
+                resume_grace: GRACE,
+                limits: ConnectionLimits {
+                    max_message_bytes: 1024,
+                    messages_per_second: 10,
+                    message_burst: 10,
+                },
+                patients_see_all_doctors: false,
+            },
+            Vec::new(),
+        )
+    }
+
+    fn at(base: Instant, secs: u64) -> Now {
+        Now {
+            mono: base + Duration::from_secs(secs),
+            wall_ms: 1_000_000 + secs as i64 * 1000,
+        }
+    }
+
+    fn user(role: Role, name: &str) -> UserSummary {
+        UserSummary {
+            id: UserId::random(),
+            display_name: name.into(),
+            role,
+        }
+    }
+
+    struct Device {
+        session: SessionId,
+        conn: ConnId,
+        rx: mpsc::Receiver<Outgoing>,
+    }
+
+    impl Device {
+        fn drain(&mut self) -> Vec<ServerMessage> {
+            let mut out = Vec::new();
+            while let Ok(Outgoing::Frame(f)) = self.rx.try_recv() {
+                out.push(
+                    serde_json::from_str::<ServerEnvelope>(f.as_str())
+                        .unwrap()
+                        .msg,
+                );
+            }
+            out
+        }
+    }
+
+    fn join(
+        hub: &mut Hub,
+        now: Now,
+        who: &UserSummary,
+        contacts: &[&UserSummary],
+        conn: ConnId,
+    ) -> Device {
+        let (tx, rx) = mpsc::channel(64);
+        let (joined, _) = hub.join(
+            now,
+            JoinRequest {
+                user: who.clone(),
+                auth_session: Uuid::nil(),
+                contacts: contacts.iter().map(|c| (*c).clone()).collect(),
+                conn: ConnTx { id: conn, tx },
+                resume: None,
+                protocol_version: 1,
+                req: None,
+            },
+        );
+        let mut device = Device {
+            session: joined.session,
+            conn,
+            rx,
+        };
+        device.drain();
+        device
+    }
+
+    fn ringing_call(hub: &mut Hub, now: Now, caller: &Device, callee: UserId) -> (CallId, Effects) {
+        let effects = hub.handle(
+            now,
+            caller.session,
+            None,
+            ClientMessage::Invite {
+                callee,
+                appointment_id: None,
+            },
+        );
+        let call = match effects.iter().find_map(|e| match e {
+            Effect::CallStarted(row) => Some(row.id),
+            _ => None,
+        }) {
+            Some(id) => id,
+            None => panic!("no call started: {effects:?}"),
+        };
+        (call, effects)
+    }
+
+    #[test]
+    fn invite_schedules_the_ring_timeout_and_a_record() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let (doc, pat) = (user(Role::Doctor, "D"), user(Role::Patient, "P"));
+        let d = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let _p = join(&mut hub, at(base, 0), &pat, &[&doc], 2);
+        let (call, effects) = ringing_call(&mut hub, at(base, 0), &d, pat.id);
+        assert!(effects.contains(&Effect::RingTimer { call, after: RING }));
+        // The timer fires: the call ends as a timeout, recorded unanswered.
+        let effects = hub.ring_timeout(at(base, 30), call);
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::CallEnded(CallEnd {
+                reason: EndReason::Timeout,
+                duration_ms: None,
+                ..
+            })]
+        ));
+        assert_eq!(hub.live_calls(), 0);
+    }
+
+    #[test]
+    fn a_ring_timer_after_accept_does_nothing() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let (doc, pat) = (user(Role::Doctor, "D"), user(Role::Patient, "P"));
+        let mut d = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let p = join(&mut hub, at(base, 0), &pat, &[&doc], 2);
+        let (call, _) = ringing_call(&mut hub, at(base, 0), &d, pat.id);
+        hub.handle(
+            at(base, 5),
+            p.session,
+            None,
+            ClientMessage::Accept { call_id: call },
+        );
+        assert!(hub.ring_timeout(at(base, 30), call).is_empty());
+        assert!(
+            d.drain()
+                .contains(&ServerMessage::CallAccepted { call_id: call })
+        );
+        // Duration counts from the answer.
+        let effects = hub.handle(
+            at(base, 65),
+            d.session,
+            None,
+            ClientMessage::Hangup { call_id: call },
+        );
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::CallEnded(CallEnd {
+                reason: EndReason::HungUp,
+                duration_ms: Some(60_000),
+                ..
+            })]
+        ));
+    }
+
+    #[test]
+    fn hangup_crossing_accept_leaves_one_consistent_outcome() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let (doc, pat) = (user(Role::Doctor, "D"), user(Role::Patient, "P"));
+        let mut d = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let mut p = join(&mut hub, at(base, 0), &pat, &[&doc], 2);
+        let (call, _) = ringing_call(&mut hub, at(base, 0), &d, pat.id);
+        d.drain();
+        p.drain();
+        // The caller's hang-up arrives first; the accept that crossed it
+        // finds the call gone.
+        hub.handle(
+            at(base, 1),
+            d.session,
+            None,
+            ClientMessage::Hangup { call_id: call },
+        );
+        hub.handle(
+            at(base, 1),
+            p.session,
+            None,
+            ClientMessage::Accept { call_id: call },
+        );
+        let to_patient = p.drain();
+        assert!(
+            matches!(
+                to_patient.as_slice(),
+                [
+                    ServerMessage::CallEnded {
+                        reason: EndReason::Cancelled,
+                        ..
+                    },
+                    ServerMessage::Error {
+                        code: ErrorCode::NotFound,
+                        ..
+                    }
+                ]
+            ),
+            "{to_patient:?}"
+        );
+        assert_eq!(d.drain().len(), 1);
+        assert_eq!(hub.live_calls(), 0);
+    }
+
+    #[test]
+    fn a_stale_grace_timer_does_not_end_a_resumed_session() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let (doc, pat) = (user(Role::Doctor, "D"), user(Role::Patient, "P"));
+        let d = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let p = join(&mut hub, at(base, 0), &pat, &[&doc], 2);
+        let (call, _) = ringing_call(&mut hub, at(base, 0), &d, pat.id);
+        hub.handle(
+            at(base, 1),
+            p.session,
+            None,
+            ClientMessage::Accept { call_id: call },
+        );
+
+        let effects = hub.detach(p.session, p.conn);
+        let [Effect::GraceTimer { generation, .. }] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        // The patient resumes on a new socket before the timer fires.
+        let (tx, _rx) = mpsc::channel(64);
+        let (joined, _) = hub.join(
+            at(base, 3),
+            JoinRequest {
+                user: pat.clone(),
+                auth_session: Uuid::nil(),
+                contacts: vec![doc.clone()],
+                conn: ConnTx { id: 3, tx },
+                resume: Some(Resume {
+                    session_id: p.session,
+                    last_seq: 1,
+                }),
+                protocol_version: 1,
+                req: None,
+            },
+        );
+        assert!(joined.resumed);
+        assert!(
+            hub.grace_expired(at(base, 11), p.session, *generation)
+                .is_empty()
+        );
+        assert_eq!(hub.live_calls(), 1);
+        // A late detach of the old socket is ignored too.
+        assert!(hub.detach(p.session, p.conn).is_empty());
+        assert_eq!(hub.connected_sessions(), 2);
+    }
+
+    #[test]
+    fn when_everyone_leaves_nothing_is_left_behind() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let (doc, pat) = (user(Role::Doctor, "D"), user(Role::Patient, "P"));
+        for round in 0..3 {
+            let d = join(&mut hub, at(base, round), &doc, &[&pat], 10 * round + 1);
+            let p = join(&mut hub, at(base, round), &pat, &[&doc], 10 * round + 2);
+            let (call, _) = ringing_call(&mut hub, at(base, round), &d, pat.id);
+            hub.handle(
+                at(base, round),
+                p.session,
+                None,
+                ClientMessage::Accept { call_id: call },
+            );
+            for device in [&d, &p] {
+                let effects = hub.detach(device.session, device.conn);
+                let [Effect::GraceTimer { generation, .. }] = effects.as_slice() else {
+                    panic!()
+                };
+                hub.grace_expired(at(base, round + 20), device.session, *generation);
+            }
+        }
+        assert!(hub.sessions.is_empty());
+        assert!(hub.users.is_empty());
+        assert!(hub.watchers.is_empty(), "{:?}", hub.watchers);
+        assert!(hub.calls.is_empty());
+        assert!(hub.call_of_user.is_empty());
+    }
+}
