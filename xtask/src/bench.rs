@@ -1,0 +1,565 @@
+//! `cargo xtask bench ...`: benchmarks that need a server process.
+//!
+//! `bench signaling` builds the server and the load generator in release,
+//! then for each client count starts a fresh server on a free loopback port
+//! with a throw-away database, runs `loadgen` against it, stops it, and
+//! prints a markdown table with the machine it ran on.
+
+use crate::{bin, build_bins, setup, step, toml_string};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Target from the benchmark's issue: p99 relay latency at 5,000 clients
+/// and 5,000 messages per second.
+const TARGET_P99_MS: f64 = 10.0;
+/// Target from the benchmark's issue: server memory per idle connection
+/// ("20 KB", taken as 20,000 bytes).
+const TARGET_BYTES_PER_IDLE_CONNECTION: u64 = 20_000;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Signaling relay load: N WebSocket clients in pairs relaying
+    /// ICE-candidate-sized messages through a fresh local server.
+    Signaling(SignalingArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SignalingArgs {
+    /// Client counts to run, comma-separated; each gets its own fresh server.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 5000])]
+    clients: Vec<usize>,
+    /// Total signal messages per second across all clients.
+    #[arg(long, default_value_t = 5000.0)]
+    rate: f64,
+    /// Seconds of measured load per run.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Seconds of unmeasured load before that.
+    #[arg(long, default_value_t = 5.0)]
+    warmup: f64,
+    /// Whom each patient has as contacts: `all` doctors (the server's
+    /// default, so every doctor's presence reaches every patient) or only
+    /// the doctor they are paired with (`care`, through care relations).
+    #[arg(long, value_enum, default_value_t = Contacts::All)]
+    contacts: Contacts,
+    /// Also write each run's JSON report, one per line, to this file.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+    /// Extra arguments for loadgen (see `loadgen --help`), after `--`.
+    #[arg(last = true)]
+    loadgen_args: Vec<String>,
+}
+
+/// See [`SignalingArgs::contacts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Contacts {
+    /// Patients see every doctor.
+    All,
+    /// Patients see only their own doctor.
+    Care,
+}
+
+pub fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Signaling(args) => signaling(args),
+    }
+}
+
+fn signaling(args: SignalingArgs) -> Result<()> {
+    if let Some(bad) = args
+        .clients
+        .iter()
+        .find(|n| **n < 2 || !n.is_multiple_of(2))
+    {
+        bail!("--clients values must be even and at least 2, not {bad}");
+    }
+    // Children (server, loadgen) inherit the raised limit.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => eprintln!("xtask: open file limit {n}"),
+        Err(e) => eprintln!("xtask: cannot raise the open file limit: {e}"),
+    }
+    step("setup");
+    setup::ensure(&["build"])?;
+    step("building signaling-server and loadgen (release)");
+    // Two builds, so the server gets exactly its own features (as in
+    // `cargo xtask run` and in production), not ones unified with loadgen's.
+    let server = bin(
+        &build_bins(true, &["clinicall-signaling-server"])?,
+        "signaling-server",
+    )?
+    .clone();
+    let loadgen = bin(&build_bins(true, &["clinicall-bench"])?, "loadgen")?.clone();
+
+    let mut results: Vec<(usize, Result<Value>)> = Vec::new();
+    for &clients in &args.clients {
+        step(&format!(
+            "signaling bench: {clients} clients, {} msg/s, {} s",
+            args.rate, args.duration
+        ));
+        let result = run_one(&server, &loadgen, clients, &args);
+        if let Err(e) = &result {
+            eprintln!("xtask: run with {clients} clients failed: {e:#}");
+        }
+        if let (Some(path), Ok(report)) = (&args.json_out, &result) {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            writeln!(f, "{report}")?;
+        }
+        results.push((clients, result));
+    }
+
+    println!("{}", machine_info());
+    println!(
+        "Contacts: {}; target {} msg/s, {} s measured after {} s warmup.\n",
+        match args.contacts {
+            Contacts::All => "every patient sees every doctor (server default)",
+            Contacts::Care => "each patient sees only their paired doctor (care relations)",
+        },
+        args.rate,
+        args.duration,
+        args.warmup
+    );
+    println!("{}", markdown_table(&results));
+    for line in verdicts(&results) {
+        println!("{line}");
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    if failed > 0 {
+        bail!("{failed} of {} runs failed", results.len());
+    }
+    Ok(())
+}
+
+/// A server child that is stopped when dropped, so no error path leaves it
+/// running.
+struct ServerProcess {
+    child: Child,
+}
+
+impl ServerProcess {
+    /// SIGTERM (graceful), then SIGKILL after a grace period.
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run_one(server: &Path, loadgen: &Path, clients: usize, args: &SignalingArgs) -> Result<Value> {
+    let dir =
+        std::env::temp_dir().join(format!("clinicall-bench-{}-{clients}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let port = free_port()?;
+    let admin_email = "bench-admin@loadgen.test";
+    let admin_password = crate::random_hex(16)?;
+    let config = dir.join("server.toml");
+    crate::write_private(
+        &config,
+        &bench_server_config(
+            port,
+            &dir.join("server.sqlite3"),
+            admin_email,
+            &admin_password,
+            args.rate / clients as f64,
+            args.contacts,
+        ),
+    )?;
+    let log_path = dir.join("server.log");
+    let log = File::create(&log_path)?;
+    let mut cmd = Command::new(server);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // The benchmark's config must not be overridden from our environment.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CLINICALL_") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut process = ServerProcess {
+        child: cmd
+            .spawn()
+            .with_context(|| format!("starting {}", server.display()))?,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_ready(&mut process, addr, Duration::from_secs(60))
+        .with_context(|| format!("server log: {}", log_path.display()))?;
+    eprintln!("xtask: server pid {} ready on {addr}", process.child.id());
+
+    let output = Command::new(loadgen)
+        .arg("--server")
+        .arg(format!("http://{addr}"))
+        .args(["--admin-email", admin_email])
+        .args(["--admin-password", &admin_password])
+        .args(["--clients", &clients.to_string()])
+        .args(["--rate", &args.rate.to_string()])
+        .args(["--duration", &args.duration.to_string()])
+        .args(["--warmup", &args.warmup.to_string()])
+        .args(["--server-pid", &process.child.id().to_string()])
+        .args((args.contacts == Contacts::Care).then_some("--care-relations"))
+        .args(&args.loadgen_args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", loadgen.display()))?;
+    let server_exited = process.child.try_wait().ok().flatten();
+    process.stop();
+    if let Some(status) = server_exited {
+        bail!(
+            "the server exited during the run ({status}); see {}",
+            log_path.display()
+        );
+    }
+    if !output.status.success() {
+        bail!(
+            "loadgen failed ({}); server log kept at {}",
+            output.status,
+            log_path.display()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .context("loadgen printed no report")
+        .and_then(|l| serde_json::from_str(l).context("loadgen's report is not JSON"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(report)
+}
+
+/// The server config of one benchmark run: a free port, a throw-away
+/// database, cheap password hashing, no auth rate limit, a per-connection
+/// message limit well above the per-client send rate, and an admin.
+fn bench_server_config(
+    port: u16,
+    database: &Path,
+    admin_email: &str,
+    admin_password: &str,
+    per_client_rate: f64,
+    contacts: Contacts,
+) -> String {
+    // Headroom for call setup and bursts of late ticks, never below the
+    // server's defaults.
+    let per_second = ((per_client_rate * 4.0).ceil() as u64 + 10).max(50);
+    let burst = (per_second * 2).max(100);
+    format!(
+        "[server]\n\
+         listen = \"127.0.0.1:{port}\"\n\
+         \n\
+         [storage]\n\
+         database = {database}\n\
+         \n\
+         [auth]\n\
+         argon2_memory_kib = 256\n\
+         argon2_iterations = 1\n\
+         bootstrap_admin_email = {email}\n\
+         bootstrap_admin_password = {password}\n\
+         \n\
+         [limits]\n\
+         auth_requests_per_minute = 0\n\
+         messages_per_second = {per_second}\n\
+         message_burst = {burst}\n\
+         \n\
+         [presence]\n\
+         patients_see_all_doctors = {see_all}\n",
+        database = toml_string(&database.to_string_lossy()),
+        email = toml_string(admin_email),
+        password = toml_string(admin_password),
+        see_all = contacts == Contacts::All,
+    )
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Polls `GET /readyz` until it answers 200, the server exits, or the
+/// timeout passes.
+fn wait_ready(server: &mut ServerProcess, addr: SocketAddr, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = server.child.try_wait()? {
+            bail!("the server exited before it was ready ({status})");
+        }
+        if http_get_status(addr, "/readyz") == Some(200) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("the server was not ready after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The status code of a plain HTTP/1.1 GET, or `None` if there is no
+/// answer.
+fn http_get_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut head = [0u8; 64];
+    let mut len = 0;
+    while len < head.len() {
+        match stream.read(&mut head[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if head[..len].contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    parse_status_line(&String::from_utf8_lossy(&head[..len]))
+}
+
+/// `200` from `HTTP/1.1 200 OK\r\n...`.
+fn parse_status_line(response: &str) -> Option<u16> {
+    let line = response.lines().next()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+/// CPUs, CPU model, kernel and memory, as markdown.
+fn machine_info() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown".to_owned(), |(_, v)| v.trim().to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or("unknown".to_owned(), |s| s.trim().to_owned());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("\nMachine: {cpus} CPUs ({model}), Linux {kernel}, {mem} RAM\n")
+}
+
+fn markdown_table(results: &[(usize, Result<Value>)]) -> String {
+    let mut out = String::from(
+        "| clients | target msg/s | sent msg/s | received msg/s | lost | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server RSS idle MiB | bytes / idle conn | server RSS load MiB | errors |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (clients, result) in results {
+        let r = match result {
+            Ok(r) => r,
+            Err(e) => {
+                out.push_str(&format!(
+                    "| {clients} | failed: {} |||||||||||||\n",
+                    format!("{e:#}").replace('|', "/").replace('\n', " ")
+                ));
+                continue;
+            }
+        };
+        let num = |v: &Value, decimals: usize| {
+            v.as_f64()
+                .map_or("n/a".to_owned(), |x| format!("{x:.decimals$}"))
+        };
+        let mib = |v: &Value| {
+            v.as_f64()
+                .map_or("n/a".to_owned(), |k| format!("{:.1}", k / 1024.0))
+        };
+        let lat = &r["latency_ms"];
+        out.push_str(&format!(
+            "| {clients} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            num(&r["target_rate_msgs_per_s"], 0),
+            num(&r["sent_msgs_per_s"], 0),
+            num(&r["received_msgs_per_s"], 0),
+            num(&r["lost"], 0),
+            num(&lat["p50"], 2),
+            num(&lat["p90"], 2),
+            num(&lat["p99"], 2),
+            num(&lat["p999"], 2),
+            num(&lat["max"], 2),
+            mib(&r["server_rss"]["idle_kib"]),
+            num(&r["bytes_per_idle_connection"], 0),
+            mib(&r["server_rss"]["under_load_kib"]),
+            num(&r["errors_total"], 0),
+        ));
+    }
+    out.push_str(
+        "\nLatency is from each message's scheduled send time to its receipt by the partner \
+         (both in the load generator), so stalls are counted in full.\n",
+    );
+    out
+}
+
+/// PASS/FAIL lines against the issue's targets.
+fn verdicts(results: &[(usize, Result<Value>)]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (clients, result) in results {
+        let Ok(r) = result else { continue };
+        let mark = |ok: bool| if ok { "PASS" } else { "FAIL" };
+        let at_target_load = *clients >= 5000
+            && r["target_rate_msgs_per_s"]
+                .as_f64()
+                .is_some_and(|x| x >= 5000.0);
+        if at_target_load && let Some(p99) = r["latency_ms"]["p99"].as_f64() {
+            let lost = r["lost"].as_u64().unwrap_or(0);
+            lines.push(format!(
+                "{}: p99 {p99:.2} ms < {TARGET_P99_MS} ms at {clients} clients (lost {lost})",
+                mark(p99 < TARGET_P99_MS && lost == 0)
+            ));
+        }
+        if let Some(bytes) = r["bytes_per_idle_connection"].as_u64() {
+            lines.push(format!(
+                "{}: {bytes} bytes of server memory per idle connection < {TARGET_BYTES_PER_IDLE_CONNECTION} at {clients} clients",
+                mark(bytes < TARGET_BYTES_PER_IDLE_CONNECTION)
+            ));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_parsing() {
+        assert_eq!(
+            parse_status_line("HTTP/1.1 200 OK\r\ncontent-length: 0"),
+            Some(200)
+        );
+        assert_eq!(
+            parse_status_line("HTTP/1.1 503 Service Unavailable\r\n"),
+            Some(503)
+        );
+        assert_eq!(parse_status_line("SSH-2.0-OpenSSH"), None);
+        assert_eq!(parse_status_line(""), None);
+    }
+
+    #[test]
+    fn readyz_probe_reads_a_real_response() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 256];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            let request = String::from_utf8(request).unwrap();
+            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            request
+        });
+        assert_eq!(http_get_status(addr, "/readyz"), Some(503));
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /readyz HTTP/1.1\r\n")
+        );
+        // Nothing listens there any more.
+        assert_eq!(http_get_status(addr, "/readyz"), None);
+    }
+
+    #[test]
+    fn bench_config_scales_the_message_limit() {
+        let c = bench_server_config(
+            4321,
+            Path::new("/tmp/b/s.sqlite3"),
+            "a@b.test",
+            "pw",
+            5.0,
+            Contacts::All,
+        );
+        assert!(c.contains("listen = \"127.0.0.1:4321\""), "{c}");
+        assert!(c.contains("auth_requests_per_minute = 0"), "{c}");
+        assert!(c.contains("messages_per_second = 50\n"), "{c}");
+        assert!(c.contains("bootstrap_admin_password = \"pw\""), "{c}");
+        assert!(c.contains("patients_see_all_doctors = true\n"), "{c}");
+        // 100 msg/s per client needs more than the default 50.
+        let c = bench_server_config(1, Path::new("/d"), "a@b.test", "pw", 100.0, Contacts::Care);
+        assert!(c.contains("messages_per_second = 410\n"), "{c}");
+        assert!(c.contains("message_burst = 820\n"), "{c}");
+        assert!(c.contains("patients_see_all_doctors = false\n"), "{c}");
+    }
+
+    #[test]
+    fn table_and_verdicts_from_reports() {
+        let good: Value = serde_json::json!({
+            "target_rate_msgs_per_s": 5000.0, "sent_msgs_per_s": 4999.5,
+            "received_msgs_per_s": 4999.0, "lost": 0,
+            "latency_ms": {"p50": 0.4, "p90": 0.9, "p99": 3.25, "p999": 7.0, "max": 12.0},
+            "server_rss": {"idle_kib": 102400, "under_load_kib": 204800},
+            "bytes_per_idle_connection": 15000, "errors_total": 0
+        });
+        let slow = serde_json::json!({
+            "target_rate_msgs_per_s": 5000.0, "lost": 3,
+            "latency_ms": {"p99": 25.0}, "bytes_per_idle_connection": 30000
+        });
+        let results = vec![
+            (5000, Ok(good)),
+            (5000, Ok(slow)),
+            (1000, Err(anyhow::anyhow!("boom | bang"))),
+        ];
+        let table = markdown_table(&results);
+        assert!(
+            table.contains("| 5000 | 5000 | 5000 | 4999 | 0 | 0.40 | 0.90 | 3.25 |"),
+            "{table}"
+        );
+        assert!(table.contains("| 100.0 | 15000 | 200.0 | 0 |"), "{table}");
+        assert!(table.contains("failed: boom / bang"), "{table}");
+        let v = verdicts(&results);
+        assert_eq!(v.len(), 4, "{v:?}");
+        assert!(v[0].starts_with("PASS: p99 3.25"), "{v:?}");
+        assert!(v[1].starts_with("PASS: 15000 bytes"), "{v:?}");
+        assert!(v[2].starts_with("FAIL: p99 25.00"), "{v:?}");
+        assert!(v[3].starts_with("FAIL: 30000 bytes"), "{v:?}");
+    }
+}

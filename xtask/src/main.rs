@@ -1,0 +1,335 @@
+//! Project automation, run as `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`):
+//!
+//! - `setup`: install the system packages a fresh Debian/Ubuntu machine needs;
+//! - `test`: setup, then every test; with `--lint` or `CI` set also rustfmt
+//!   and clippy (this is what `.ci/run` runs);
+//! - `run`: build the signaling server and run it locally with demo accounts;
+//! - `bench signaling`: the signaling relay load benchmark.
+
+mod bench;
+mod setup;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+/// Clinicall's project tasks.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Check for the system packages the project needs and install what is
+    /// missing (apt-get, as root or through sudo).
+    Setup {
+        /// Only these package groups (default: all).
+        #[arg(long = "group", value_name = "NAME")]
+        groups: Vec<String>,
+    },
+    /// Run setup, the workspace's tests and doc tests, and (with --lint or
+    /// when CI is set) rustfmt and clippy. Fails if any step fails.
+    Test {
+        /// Also check formatting and run clippy with warnings denied.
+        #[arg(long)]
+        lint: bool,
+    },
+    /// Build the signaling server (release) and run it in the foreground
+    /// with demo accounts, keeping its data in ./.clinicall/.
+    Run,
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Setup { groups } => {
+            let names: Vec<&str> = if groups.is_empty() {
+                setup::all_group_names()
+            } else {
+                groups.iter().map(String::as_str).collect()
+            };
+            setup::ensure(&names)
+        }
+        Cmd::Test { lint } => test(lint),
+        Cmd::Run => run(),
+        Cmd::Bench(cmd) => bench::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate's parent directory).
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The cargo that runs us (`cargo xtask` sets `CARGO`), or the one on PATH.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+/// Prints a step banner.
+fn step(what: &str) {
+    eprintln!("\n==> xtask: {what}");
+}
+
+/// Runs a command to completion, failing on a non-zero exit.
+fn run_checked(mut cmd: Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Whether the `CI` environment variable asks for CI behaviour.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+fn test(lint: bool) -> Result<()> {
+    step("setup");
+    setup::ensure(&setup::all_group_names())?;
+    let mut steps: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "cargo test --workspace --all-targets",
+            vec!["test", "--workspace", "--all-targets"],
+        ),
+        (
+            "cargo test --workspace --doc",
+            vec!["test", "--workspace", "--doc"],
+        ),
+    ];
+    if lint || in_ci() {
+        steps.push(("cargo fmt --all --check", vec!["fmt", "--all", "--check"]));
+        steps.push((
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            vec![
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ));
+    }
+    // Every step runs even after a failure, so one run reports all problems.
+    let total = steps.len();
+    let mut failed = Vec::new();
+    for (i, (name, args)) in steps.into_iter().enumerate() {
+        step(&format!("[{}/{total}] {name}", i + 1));
+        let mut cmd = cargo();
+        cmd.args(args);
+        if let Err(e) = run_checked(cmd, name) {
+            eprintln!("xtask: {e:#}");
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        eprintln!("\nxtask test: all {total} steps passed");
+        Ok(())
+    } else {
+        bail!(
+            "{} of {total} steps failed: {}",
+            failed.len(),
+            failed.join("; ")
+        )
+    }
+}
+
+/// Builds binaries with cargo and returns their paths by binary name.
+/// Diagnostics and progress go to the terminal as usual.
+fn build_bins(release: bool, packages: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut cmd = cargo();
+    cmd.arg("build");
+    if release {
+        cmd.arg("--release");
+    }
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    cmd.args(["--bins", "--message-format=json-render-diagnostics"])
+        .stdout(Stdio::piped());
+    let what = format!("cargo build -p {}", packages.join(" -p "));
+    let output = cmd
+        .spawn()
+        .with_context(|| format!("starting {what}"))?
+        .wait_with_output()?;
+    if !output.status.success() {
+        bail!("{what} failed ({})", output.status);
+    }
+    Ok(parse_bin_artifacts(&String::from_utf8_lossy(
+        &output.stdout,
+    )))
+}
+
+/// Executables from cargo's JSON messages, by binary name.
+fn parse_bin_artifacts(json_lines: &str) -> BTreeMap<String, PathBuf> {
+    json_lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["reason"] == "compiler-artifact")
+        .filter(|v| {
+            v["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"))
+        })
+        .filter_map(|v| {
+            Some((
+                v["target"]["name"].as_str()?.to_owned(),
+                PathBuf::from(v["executable"].as_str()?),
+            ))
+        })
+        .collect()
+}
+
+/// The binary `name` from a build, or an error naming what was built.
+fn bin<'a>(bins: &'a BTreeMap<String, PathBuf>, name: &str) -> Result<&'a PathBuf> {
+    bins.get(name).with_context(|| {
+        format!(
+            "the build produced no `{name}` binary (got: {})",
+            bins.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// `s` as a TOML basic string. JSON string escapes are a subset of TOML's.
+fn toml_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// `n` random bytes as lowercase hex, from the kernel.
+fn random_hex(n: usize) -> Result<String> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a file only its owner can read (it holds secrets).
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The config `cargo xtask run` writes on first use.
+fn local_server_config(database: &Path, jwt_secret: &str) -> String {
+    format!(
+        "# Written by `cargo xtask run` on first use; edit freely, it is not overwritten.\n\
+         [server]\n\
+         listen = \"127.0.0.1:8787\"\n\
+         \n\
+         [storage]\n\
+         database = {}\n\
+         \n\
+         [auth]\n\
+         jwt_secret = {}\n",
+        toml_string(&database.to_string_lossy()),
+        toml_string(jwt_secret),
+    )
+}
+
+/// `cargo xtask run`. Today it runs the server alone, replacing this
+/// process (so Ctrl-C goes straight to it). When the desktop app joins, this
+/// becomes: prepare each component, start the server as a child, wait for
+/// `/readyz`, run the app in the foreground, stop the server after it.
+fn run() -> Result<()> {
+    step("setup");
+    setup::ensure(&["build"])?;
+    step("building the signaling server (release)");
+    let bins = build_bins(true, &["clinicall-signaling-server"])?;
+    let server = bin(&bins, "signaling-server")?.clone();
+    let mut cmd = prepare_local_server(&server)?;
+    step("starting signaling-server on 127.0.0.1:8787 with demo accounts (Ctrl-C stops it)");
+    use std::os::unix::process::CommandExt;
+    // `exec` only returns on failure.
+    let err = cmd.exec();
+    Err(err).with_context(|| format!("executing {}", server.display()))
+}
+
+/// Creates `./.clinicall/` and its `server.toml` (with a fresh JWT secret)
+/// if needed, and returns the command that serves with demo accounts.
+fn prepare_local_server(server: &Path) -> Result<Command> {
+    let root = workspace_root();
+    let data = root.join(".clinicall");
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let config = data.join("server.toml");
+    if !config.exists() {
+        let text = local_server_config(&data.join("server.sqlite3"), &random_hex(32)?);
+        write_private(&config, &text)?;
+        eprintln!("xtask: wrote {}", config.display());
+    }
+    let mut cmd = Command::new(server);
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["serve", "--demo"])
+        .current_dir(&root);
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_binaries_in_cargo_json() {
+        let lines = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"clinicall_protocol"},"executable":null}
+{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"signaling-server"},"executable":"/t/release/signaling-server"}
+{"reason":"build-finished","success":true}
+not json
+{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"loadgen"},"executable":"/t/release/loadgen"}"#;
+        let bins = parse_bin_artifacts(lines);
+        assert_eq!(bins.len(), 2);
+        assert_eq!(bins["loadgen"], PathBuf::from("/t/release/loadgen"));
+        assert!(bin(&bins, "signaling-server").is_ok());
+        assert!(bin(&bins, "desktop").is_err());
+    }
+
+    #[test]
+    fn toml_strings_escape_quotes_and_backslashes() {
+        assert_eq!(toml_string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        let config = local_server_config(Path::new("/tmp/x y/server.sqlite3"), "abc123");
+        assert!(
+            config.contains("database = \"/tmp/x y/server.sqlite3\""),
+            "{config}"
+        );
+        assert!(config.contains("jwt_secret = \"abc123\""), "{config}");
+    }
+
+    #[test]
+    fn random_hex_is_random_and_sized() {
+        let a = random_hex(32).unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, random_hex(32).unwrap());
+    }
+}
