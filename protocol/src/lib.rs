@@ -29,7 +29,7 @@ pub mod rest;
 
 pub use error_code::ErrorCode;
 pub use ids::{CallId, SessionId, UserId};
-pub use limits::{MAX_MESSAGE_BYTES, ValidationError};
+pub use limits::{MAX_MESSAGE_BYTES, SNAPSHOT_PAGE, ValidationError};
 pub use messages::*;
 
 /// The newest protocol version this crate speaks. Bumped on any change a

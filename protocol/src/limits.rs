@@ -1,6 +1,9 @@
 //! Size limits on everything a client sends. They bound the server's memory
 //! per message and keep relayed data to what WebRTC negotiation needs.
 
+/// Most contacts in one `presence_snapshot` frame (about 100 bytes each).
+pub const SNAPSHOT_PAGE: usize = 32;
+
 /// Largest client frame the server parses, in bytes. Bigger frames get a
 /// `message_too_large` error and the connection stays open.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

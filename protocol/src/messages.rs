@@ -421,10 +421,16 @@ pub enum ServerMessage {
         limits: ConnectionLimits,
     },
     /// Your contacts and who of them is online; sent after every `welcome`
-    /// that starts a new session.
+    /// (after the replay, on a resume). Split over several frames when
+    /// long, so no frame grows with the size of the clinic: the first frame
+    /// after `welcome` starts a new list, and frames with `more: true` are
+    /// followed by the rest.
     PresenceSnapshot {
-        /// All contacts.
+        /// This page of contacts.
         contacts: Vec<Contact>,
+        /// More pages of this snapshot follow.
+        #[serde(default)]
+        more: bool,
     },
     /// A contact came online or went offline (all devices).
     Presence {

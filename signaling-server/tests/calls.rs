@@ -471,7 +471,9 @@ async fn reconnect_within_grace_keeps_the_call_and_replays_missed_signals() {
         let env = pat.recv().await;
         match env.msg {
             ServerMessage::Signal { signal, .. } => signals.push(signal),
-            ServerMessage::PresenceSnapshot { contacts } => snapshot = Some((env.seq, contacts)),
+            ServerMessage::PresenceSnapshot { contacts, .. } => {
+                snapshot = Some((env.seq, contacts))
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -738,4 +740,69 @@ async fn restart_records_calls_cut_by_shutdown_and_keeps_accounts() {
         (call_id, Some(EndReason::ServerShutdown))
     );
     assert!(recs[0].answered_at.is_some());
+}
+
+#[tokio::test]
+async fn a_long_contact_list_arrives_in_small_pages() {
+    let server = TestServer::start().await;
+    let state = server.server.as_ref().unwrap().state().clone();
+    let mut doctors = Vec::new();
+    use clinicall_protocol::SNAPSHOT_PAGE;
+    for i in 0..(2 * SNAPSHOT_PAGE + 7) {
+        let account = clinicall_protocol::rest::Account {
+            id: clinicall_protocol::UserId::random(),
+            email: format!("doc{i}@test.clinicall"),
+            display_name: format!("Doctor {i:03}"),
+            role: Role::Doctor,
+        };
+        state
+            .store
+            .create_user(account.clone(), "unused".into(), 0)
+            .await
+            .unwrap();
+        let summary = clinicall_protocol::UserSummary {
+            id: account.id,
+            display_name: account.display_name,
+            role: Role::Doctor,
+        };
+        state.signaling.run(|hub, _| {
+            hub.doctor_added(summary);
+            Vec::new()
+        });
+        doctors.push(account.id);
+    }
+    let patient = server.user(Role::Patient, "Pat").await;
+    let mut ws = open_ws(server.addr, Some(&patient.token)).await;
+    let text =
+        serde_json::to_string(&clinicall_protocol::ClientEnvelope::new(hello(None))).unwrap();
+    futures_util::SinkExt::send(
+        &mut ws,
+        tokio_tungstenite::tungstenite::Message::Text(text.into()),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        next_frame(&mut ws).await.unwrap().msg,
+        ServerMessage::Welcome { .. }
+    ));
+    let mut pages = Vec::new();
+    loop {
+        let ServerMessage::PresenceSnapshot { contacts, more } =
+            next_frame(&mut ws).await.unwrap().msg
+        else {
+            panic!("expected a snapshot page");
+        };
+        pages.push(contacts);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![SNAPSHOT_PAGE, SNAPSHOT_PAGE, 7]
+    );
+    let mut seen: Vec<_> = pages.concat().into_iter().map(|c| c.user.id).collect();
+    seen.sort();
+    doctors.sort();
+    assert_eq!(seen, doctors);
 }

@@ -12,7 +12,7 @@ use crate::storage::{CallEnd, CallRow};
 use axum::extract::ws::Utf8Bytes;
 use clinicall_protocol::{
     CallId, ClientMessage, ConnectionLimits, Contact, EndReason, ErrorCode, PROTOCOL_VERSION,
-    Resume, Role, ServerMessage, SessionId, Signal, UserId, UserSummary,
+    Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal, UserId, UserSummary,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -1075,8 +1075,17 @@ impl Hub {
             })
             .collect();
         contacts.sort_by(|a, b| a.user.display_name.cmp(&b.user.display_name));
-        let frame = Outbox::unnumbered(None, ServerMessage::PresenceSnapshot { contacts });
-        self.send_frame(session, &frame);
+        // Pages keep every frame small: the WebSocket layer keeps its write
+        // buffer at the size of the largest frame it has sent.
+        let pages = contacts.len().div_ceil(SNAPSHOT_PAGE).max(1);
+        let mut contacts = contacts.into_iter();
+        for page in 0..pages {
+            let msg = ServerMessage::PresenceSnapshot {
+                contacts: contacts.by_ref().take(SNAPSHOT_PAGE).collect(),
+                more: page + 1 < pages,
+            };
+            self.send_frame(session, &Outbox::unnumbered(None, msg));
+        }
     }
 
     /// Tells everyone who has `user` as a contact that they came online or

@@ -283,9 +283,16 @@ impl Client {
             contacts: Vec::new(),
         };
         if !client.resumed() {
-            match client.recv().await.msg {
-                ServerMessage::PresenceSnapshot { contacts } => client.contacts = contacts,
-                other => panic!("expected presence snapshot, got {other:?}"),
+            loop {
+                match client.recv().await.msg {
+                    ServerMessage::PresenceSnapshot { contacts, more } => {
+                        client.contacts.extend(contacts);
+                        if !more {
+                            break;
+                        }
+                    }
+                    other => panic!("expected presence snapshot, got {other:?}"),
+                }
             }
         }
         client
