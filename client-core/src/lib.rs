@@ -1,8 +1,14 @@
-//! The Clinicall client core: signaling client, call state machine, WebRTC
-//! session, media pipeline, local store and secrets, all without a window.
+//! The Clinicall client core: everything the app does without a window.
 //!
-//! The call-engine issue fills this crate; today it only re-exports the wire
-//! protocol so the workspace layout is in place.
+//! - [`signaling`]: the account REST client and the signaling connection
+//!   (hello, resume, reconnect with jittered backoff, clean shutdown);
+//! - [`call`]: the call as a pure state machine, driven by events and time.
+//!
+//! The WebRTC session, the media pipeline, the local store and secrets are
+//! added by the rest of the call-engine and later issues.
 #![warn(missing_docs)]
+
+pub mod call;
+pub mod signaling;
 
 pub use clinicall_protocol as protocol;
