@@ -417,6 +417,10 @@ pub enum ServerMessage {
         user: UserSummary,
         /// How long the server keeps a dropped session for resumption.
         resume_grace_ms: u64,
+        /// How often the server pings; a client that hears nothing (pings
+        /// included) for a few intervals can treat the server as gone.
+        #[serde(default)]
+        heartbeat_interval_ms: u64,
         /// The limits on this connection.
         limits: ConnectionLimits,
     },
@@ -502,6 +506,10 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call_id: Option<CallId>,
     },
+    /// A message type this client does not know (sent by a newer server).
+    /// Parsing it this way keeps the envelope, and so its `seq`.
+    #[serde(other)]
+    Unknown,
 }
 
 #[cfg(test)]
@@ -576,6 +584,13 @@ mod tests {
         assert!(text.contains(r#""reason":"busy""#), "{text}");
         let back: ServerEnvelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back, env);
+    }
+
+    #[test]
+    fn unknown_server_messages_keep_their_envelope() {
+        let env: ServerEnvelope =
+            serde_json::from_str(r#"{"seq":9,"type":"hologram","depth":3}"#).unwrap();
+        assert_eq!((env.seq, env.msg), (9, ServerMessage::Unknown));
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             message_burst: limits.message_burst.max(limits.messages_per_second),
         },
         patients_see_all_doctors: config.presence.patients_see_all_doctors,
+        heartbeat_interval: config.presence.heartbeat_interval,
     };
     let doctors = if config.presence.patients_see_all_doctors {
         store

@@ -57,10 +57,16 @@ async fn token_in_hello_works_like_the_header() {
     send_text(&mut ws, &msg).await;
     match next_frame(&mut ws).await.unwrap().msg {
         ServerMessage::Welcome {
-            user: me, resumed, ..
+            user: me,
+            resumed,
+            heartbeat_interval_ms,
+            resume_grace_ms,
+            ..
         } => {
             assert_eq!(me.id, user.id());
             assert!(!resumed);
+            assert_eq!(heartbeat_interval_ms, 20_000);
+            assert_eq!(resume_grace_ms, 600);
         }
         other => panic!("expected welcome, got {other:?}"),
     }

@@ -194,6 +194,7 @@ mod tests {
                 resumed,
                 user: user(),
                 resume_grace_ms: 10_000,
+                heartbeat_interval_ms: 20_000,
                 limits: ConnectionLimits {
                     max_message_bytes: 65536,
                     messages_per_second: 50,

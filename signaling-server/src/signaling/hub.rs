@@ -34,6 +34,8 @@ pub struct HubConfig {
     pub limits: ConnectionLimits,
     /// Patients have every doctor as a contact.
     pub patients_see_all_doctors: bool,
+    /// Announced in `welcome`: how often the server pings.
+    pub heartbeat_interval: Duration,
 }
 
 /// The time, as the hub sees it: monotonic for durations, wall clock for
@@ -203,9 +205,8 @@ impl Hub {
         {
             // Joined in the middle of a shutdown: send it on its way too.
             let after_ms = (joined.session.0.as_u128() % 5_000) as u64;
-            session
-                .outbox
-                .push(None, ServerMessage::Reconnect { after_ms });
+            let frame = Outbox::unnumbered(None, ServerMessage::Reconnect { after_ms });
+            session.outbox.send(Outgoing::Frame(frame));
             session.outbox.close(CLOSE_RESTART, "server restarting");
         }
         (joined, effects)
@@ -375,6 +376,7 @@ impl Hub {
             resumed,
             user: user.clone(),
             resume_grace_ms: self.config.resume_grace.as_millis() as u64,
+            heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
             limits: self.config.limits.clone(),
         }
     }
@@ -495,12 +497,13 @@ impl Hub {
             effects.extend(self.end_call_quietly(now, call_id, EndReason::ServerShutdown));
         }
         for session in self.sessions.values_mut() {
-            session.outbox.push(
-                None,
-                ServerMessage::Reconnect {
-                    after_ms: reconnect_after(),
-                },
-            );
+            // About the connection, not the session's history: unnumbered.
+            let msg = ServerMessage::Reconnect {
+                after_ms: reconnect_after(),
+            };
+            session
+                .outbox
+                .send(Outgoing::Frame(Outbox::unnumbered(None, msg)));
             session.outbox.close(CLOSE_RESTART, "server restarting");
         }
         effects
@@ -545,7 +548,10 @@ impl Hub {
                 None,
             )),
             ClientMessage::Ping => {
-                self.push(session, req.clone(), ServerMessage::Pong);
+                // Unnumbered: pings must not push call signaling out of
+                // the replay buffer.
+                let frame = Outbox::unnumbered(req.clone(), ServerMessage::Pong);
+                self.send_frame(session, &frame);
                 Ok(Vec::new())
             }
             ClientMessage::Invite {
@@ -1193,6 +1199,7 @@ mod tests {
                     message_burst: 10,
                 },
                 patients_see_all_doctors: false,
+                heartbeat_interval: Duration::from_secs(20),
             },
             Vec::new(),
         )
