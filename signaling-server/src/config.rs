@@ -40,6 +40,9 @@ pub struct ServerSection {
     /// How long to wait for connections to close on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Reverse proxies (exact addresses) whose `X-Forwarded-For` header is
+    /// believed, so per-client limits see the client, not the proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerSection {
@@ -47,6 +50,7 @@ impl Default for ServerSection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             shutdown_grace: Duration::from_secs(5),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -233,6 +237,8 @@ variable CLINICALL_<SECTION>__<KEY>, e.g. CLINICALL_SERVER__LISTEN=0.0.0.0:8787)
   [server]
   listen = \"127.0.0.1:8787\"        address to serve HTTP and WebSocket on
   shutdown_grace = \"5s\"            wait for connections to close on shutdown
+  trusted_proxies = [\"127.0.0.1\"]  reverse proxies whose X-Forwarded-For is believed
+                                   (for per-client sign-in limits); none by default
   [storage]
   database = \"clinicall.sqlite3\"   SQLite file, created with its schema if missing
   [auth]

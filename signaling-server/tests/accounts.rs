@@ -406,3 +406,42 @@ async fn every_rest_error_is_json_and_admin_routes_check_the_role_first() {
     assert!(resp.status().is_client_error());
     assert_eq!(error_code(resp).await, ErrorCode::InvalidMessage);
 }
+
+async fn login_from(server: &TestServer, forwarded_for: &str) -> u16 {
+    server
+        .http
+        .post(server.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&serde_json::json!({"email": "a@b.test", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_budget() {
+    // The test client connects from 127.0.0.1, which plays the proxy. The
+    // forwarded addresses are header values only; nothing is sent to them.
+    let server = TestServer::start_with(|c| {
+        c.limits.auth_requests_per_minute = 2;
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(login_from(&server, "192.0.2.1").await, 401);
+    assert_eq!(login_from(&server, "192.0.2.1").await, 401);
+    assert_eq!(login_from(&server, "192.0.2.1").await, 429);
+    // Another client behind the same proxy is not locked out...
+    assert_eq!(login_from(&server, "192.0.2.2").await, 401);
+    // ...and a client cannot dodge its limit by prepending a forged hop.
+    assert_eq!(login_from(&server, "203.0.113.9, 192.0.2.1").await, 429);
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_untrusted_peers_are_ignored() {
+    let server = TestServer::start_with(|c| c.limits.auth_requests_per_minute = 2).await;
+    assert_eq!(login_from(&server, "192.0.2.1").await, 401);
+    assert_eq!(login_from(&server, "192.0.2.2").await, 401);
+    assert_eq!(login_from(&server, "192.0.2.3").await, 429);
+}

@@ -7,32 +7,61 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use clinicall_protocol::rest::{
     Account, CallRecord, LoginRequest, NewUser, RefreshRequest, TokenPair,
 };
 use clinicall_protocol::{ErrorCode, Role};
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-fn check_auth_rate(state: &AppState, peer: SocketAddr) -> Result<(), ApiError> {
-    match &state.auth_limiter {
-        Some(limiter) if limiter.check_key(&peer.ip()).is_err() => Err(ApiError::new(
+/// The client's address: the TCP peer, unless the peer is a trusted
+/// reverse proxy, in which case the nearest untrusted hop of
+/// `X-Forwarded-For` (the leftmost entries can be forged by the client).
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = &state.config.server.trusted_proxies;
+    if !trusted.contains(&peer.ip()) {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer.ip())
+}
+
+fn check_auth_rate(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let Some(limiter) = &state.auth_limiter else {
+        return Ok(());
+    };
+    if limiter.check_key(&client_ip(state, peer, headers)).is_err() {
+        return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
             "too many sign-in attempts from this address; wait a minute",
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 /// `POST /api/v1/auth/register`: a patient signs up.
 pub async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(new): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
-    check_auth_rate(&state, peer)?;
+    check_auth_rate(&state, peer, &headers)?;
     if new.role.is_some_and(|r| r != Role::Patient) {
         return Err(ApiError::forbidden(
             "only patients can self-register; ask an admin",
@@ -46,9 +75,10 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    check_auth_rate(&state, peer)?;
+    check_auth_rate(&state, peer, &headers)?;
     Ok(Json(state.auth.login(&req.email, req.password).await?))
 }
 
@@ -56,9 +86,10 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    check_auth_rate(&state, peer)?;
+    check_auth_rate(&state, peer, &headers)?;
     match state.auth.refresh(&req.refresh_token).await {
         Ok(pair) => Ok(Json(pair)),
         Err((error, revoked_login)) => {
