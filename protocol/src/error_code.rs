@@ -29,6 +29,9 @@ pub enum ErrorCode {
     SessionRevoked,
     /// The authenticated user may not do this.
     Forbidden,
+    /// The user already has the most sessions (devices) allowed, all of
+    /// them connected; close one first.
+    TooManySessions,
     /// The first message on a connection must be `hello`.
     HelloRequired,
     /// `hello` was sent twice on one connection.
@@ -76,6 +79,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::SessionRevoked => "session_revoked",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::TooManySessions => "too_many_sessions",
             ErrorCode::HelloRequired => "hello_required",
             ErrorCode::AlreadyGreeted => "already_greeted",
             ErrorCode::UnsupportedVersion => "unsupported_version",

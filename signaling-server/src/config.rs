@@ -185,6 +185,8 @@ pub struct LimitsSection {
     /// Time a new WebSocket has to send its `hello`.
     #[serde(with = "humantime_serde")]
     pub hello_timeout: Duration,
+    /// Sessions (devices) one user may have at once.
+    pub max_sessions_per_user: usize,
 }
 
 impl Default for LimitsSection {
@@ -195,6 +197,7 @@ impl Default for LimitsSection {
             auth_requests_per_minute: 30,
             max_body_bytes: 16 * 1024,
             hello_timeout: Duration::from_secs(10),
+            max_sessions_per_user: 8,
         }
     }
 }
@@ -262,6 +265,7 @@ variable CLINICALL_<SECTION>__<KEY>, e.g. CLINICALL_SERVER__LISTEN=0.0.0.0:8787)
   auth_requests_per_minute = 30    login/register/refresh per client IP (0 = off)
   max_body_bytes = 16384           largest REST request body
   hello_timeout = \"10s\"            time a new WebSocket has to say hello
+  max_sessions_per_user = 8        devices one user may have signed in at once
   [log]
   filter = \"info\"                  tracing filter
   format = \"json\"                  json or text
@@ -315,6 +319,11 @@ impl Config {
         {
             return Err(ConfigError::Inconsistent(
                 "auth.bootstrap_admin_email and auth.bootstrap_admin_password go together".into(),
+            ));
+        }
+        if self.limits.max_sessions_per_user == 0 {
+            return Err(ConfigError::Inconsistent(
+                "limits.max_sessions_per_user must be at least 1".into(),
             ));
         }
         if self.limits.messages_per_second == 0 {

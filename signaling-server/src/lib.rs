@@ -143,6 +143,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         },
         patients_see_all_doctors: config.presence.patients_see_all_doctors,
         heartbeat_interval: config.presence.heartbeat_interval,
+        max_sessions_per_user: config.limits.max_sessions_per_user,
     };
     let doctors = if config.presence.patients_see_all_doctors {
         store

@@ -430,3 +430,40 @@ async fn hundreds_of_mutated_frames_never_break_the_connection() {
     doc.ping_pong_after_noise().await;
     assert_eq!(server.get("/readyz", None).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_user_has_a_bounded_number_of_sessions() {
+    let server = TestServer::start_with(|c| {
+        c.limits.max_sessions_per_user = 2;
+        c.presence.resume_grace = Duration::from_secs(30);
+    })
+    .await;
+    let user = server.user(Role::Patient, "Pat").await;
+    let laptop = server.connect(&user).await;
+    let mut phone = server.connect(&user).await;
+
+    // Both connected: a third device is refused, and nothing else changes.
+    let mut ws = open_ws(server.addr, Some(&user.token)).await;
+    send_text(&mut ws, &hello(None)).await;
+    assert_eq!(first_error(&mut ws).await, ErrorCode::TooManySessions);
+    assert!(closed(&mut ws).await);
+    phone.ping_pong().await;
+
+    // A dropped session (still in its grace) makes room for a new device.
+    let (dropped, last_seq) = laptop.drop_abruptly();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut tablet = server.connect(&user).await;
+    tablet.ping_pong().await;
+    // The evicted session is gone: resuming it starts a new one, which is
+    // refused while the two others are connected.
+    let mut ws = open_ws(server.addr, Some(&user.token)).await;
+    send_text(
+        &mut ws,
+        &hello(Some(clinicall_protocol::Resume {
+            session_id: dropped,
+            last_seq,
+        })),
+    )
+    .await;
+    assert_eq!(first_error(&mut ws).await, ErrorCode::TooManySessions);
+}

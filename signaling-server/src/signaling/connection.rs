@@ -192,6 +192,16 @@ async fn handshake(
             },
         )
     });
+    let Some(joined) = joined else {
+        refuse(
+            socket,
+            None,
+            ErrorCode::TooManySessions,
+            "too many devices are signed in to this account; close one first",
+        )
+        .await;
+        return None;
+    };
     tracing::info!(
         user = %authed.user,
         session = %joined.session,

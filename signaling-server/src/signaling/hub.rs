@@ -36,6 +36,9 @@ pub struct HubConfig {
     pub patients_see_all_doctors: bool,
     /// Announced in `welcome`: how often the server pings.
     pub heartbeat_interval: Duration,
+    /// Most sessions (devices, including ones in their resume grace) one
+    /// user may have.
+    pub max_sessions_per_user: usize,
 }
 
 /// The time, as the hub sees it: monotonic for durations, wall clock for
@@ -198,8 +201,17 @@ impl Hub {
     /// `welcome` (and, for a new session, the presence snapshot and any call
     /// ringing for the user), and announces the user online if this is
     /// their first device.
-    pub fn join(&mut self, now: Now, req: JoinRequest) -> (Joined, Effects) {
-        let (joined, effects) = self.join_session(now, req);
+    ///
+    /// A user has at most `max_sessions_per_user` sessions: to make room,
+    /// the oldest one whose socket is gone is ended; if all are connected,
+    /// the join is refused (`None`).
+    pub fn join(&mut self, now: Now, req: JoinRequest) -> (Option<Joined>, Effects) {
+        let mut effects = Vec::new();
+        if !self.make_room(now, &req, &mut effects) {
+            return (None, effects);
+        }
+        let (joined, more) = self.join_session(now, req);
+        effects.extend(more);
         if self.shutting_down
             && let Some(session) = self.sessions.get_mut(&joined.session)
         {
@@ -209,7 +221,35 @@ impl Hub {
             session.outbox.send(Outgoing::Frame(frame));
             session.outbox.close(CLOSE_RESTART, "server restarting");
         }
-        (joined, effects)
+        (Some(joined), effects)
+    }
+
+    fn make_room(&mut self, now: Now, req: &JoinRequest, effects: &mut Effects) -> bool {
+        let resuming_own = req.resume.as_ref().is_some_and(|r| {
+            self.sessions
+                .get(&r.session_id)
+                .is_some_and(|s| s.user == req.user.id)
+        });
+        let sessions = self
+            .users
+            .get(&req.user.id)
+            .map(|u| u.sessions.clone())
+            .unwrap_or_default();
+        // A resume replaces a session rather than adding one.
+        if resuming_own || sessions.len() < self.config.max_sessions_per_user {
+            return true;
+        }
+        // Sessions are kept in join order: the first detached is the oldest.
+        let detached = sessions
+            .into_iter()
+            .find(|s| self.sessions.get(s).is_some_and(|s| s.conn.is_none()));
+        match detached {
+            Some(old) => {
+                effects.extend(self.remove_session(now, old, EndReason::ConnectionLost));
+                true
+            }
+            None => false,
+        }
     }
 
     fn join_session(&mut self, now: Now, req: JoinRequest) -> (Joined, Effects) {
@@ -1200,6 +1240,7 @@ mod tests {
                 },
                 patients_see_all_doctors: false,
                 heartbeat_interval: Duration::from_secs(20),
+                max_sessions_per_user: 8,
             },
             Vec::new(),
         )
@@ -1260,6 +1301,7 @@ mod tests {
                 req: None,
             },
         );
+        let joined = joined.expect("joined");
         let mut device = Device {
             session: joined.session,
             conn,
@@ -1428,7 +1470,7 @@ mod tests {
                 req: None,
             },
         );
-        assert!(joined.resumed);
+        assert!(joined.expect("joined").resumed);
         assert!(
             hub.grace_expired(at(base, 11), p.session, *generation)
                 .is_empty()
