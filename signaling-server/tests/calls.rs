@@ -806,3 +806,26 @@ async fn a_long_contact_list_arrives_in_small_pages() {
     doctors.sort();
     assert_eq!(seen, doctors);
 }
+
+#[tokio::test]
+async fn a_clean_close_ends_the_call_and_presence_at_once() {
+    // A long grace: only the clean close can explain a prompt end.
+    let server =
+        TestServer::start_with(|c| c.presence.resume_grace = Duration::from_secs(60)).await;
+    let (doctor, patient) = server.pair().await;
+    let mut doc = server.connect(&doctor).await;
+    let mut pat = server.connect(&patient).await;
+    let call_id = active_call(&mut doc, &mut pat, patient.id()).await;
+    pat.close().await;
+    assert_eq!(
+        doc.ended().await,
+        (call_id, EndReason::HungUp, Some(patient.id()))
+    );
+    let offline = doc
+        .recv_until(|m| match m {
+            ServerMessage::Presence { user_id, online } => Some((*user_id, *online)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(offline, (patient.id(), false));
+}

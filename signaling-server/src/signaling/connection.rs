@@ -30,8 +30,13 @@ pub async fn run(state: AppState, mut socket: WebSocket, pre_authed: Option<Auth
     metrics::counter!("clinicall_ws_connections_total").increment(1);
     metrics::gauge!("clinicall_ws_connections").increment(1.0);
     if let Some((session, conn_id, rx)) = handshake(&state, &mut socket, pre_authed).await {
-        serve(&state, socket, session, rx).await;
-        state.signaling.run(|hub, _| hub.detach(session, conn_id));
+        match serve(&state, socket, session, rx).await {
+            // The client said goodbye: it will not resume.
+            Ending::ClosedByClient => state
+                .signaling
+                .run(|hub, now| hub.leave(now, session, conn_id)),
+            Ending::Dropped => state.signaling.run(|hub, _| hub.detach(session, conn_id)),
+        }
     }
     metrics::gauge!("clinicall_ws_connections").decrement(1.0);
 }
@@ -236,12 +241,20 @@ fn rate_limiter(state: &AppState) -> DefaultDirectRateLimiter {
     RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
 }
 
+/// How a connection's loop ended.
+enum Ending {
+    /// The client sent a close frame: it is leaving, not losing the network.
+    ClosedByClient,
+    /// Anything else: network loss, silence, server-side close, overflow.
+    Dropped,
+}
+
 async fn serve(
     state: &AppState,
     socket: WebSocket,
     session: SessionId,
     mut rx: mpsc::Receiver<Outgoing>,
-) {
+) -> Ending {
     let signaling: &Signaling = &state.signaling;
     let limiter = rate_limiter(state);
     let heartbeat_every = state.config.presence.heartbeat_interval;
@@ -274,7 +287,11 @@ async fn serve(
                         continue;
                     }
                     Message::Ping(_) | Message::Pong(_) => continue,
-                    Message::Close(_) => break,
+                    Message::Close(_) => {
+                        // Flush the close reply the WebSocket layer queued.
+                        let _ = sink.close().await;
+                        return Ending::ClosedByClient;
+                    }
                 };
                 handle_text(signaling, session, text.as_str());
             }
@@ -304,6 +321,7 @@ async fn serve(
             }
         }
     }
+    Ending::Dropped
 }
 
 fn handle_text(signaling: &Signaling, session: SessionId, text: &str) {

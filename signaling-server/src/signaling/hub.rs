@@ -441,6 +441,19 @@ impl Hub {
         }]
     }
 
+    /// The client closed its socket cleanly: it is leaving, so its session
+    /// ends now (its calls end as hung up by it) instead of waiting out the
+    /// resume grace.
+    pub fn leave(&mut self, now: Now, session_id: SessionId, conn: ConnId) -> Effects {
+        match self.sessions.get(&session_id) {
+            Some(session) if session.conn == Some(conn) => {
+                self.remove_session(now, session_id, EndReason::HungUp)
+            }
+            // A socket of a session since resumed elsewhere.
+            _ => Vec::new(),
+        }
+    }
+
     /// The grace period of a detached session ran out.
     pub fn grace_expired(&mut self, now: Now, session_id: SessionId, generation: u64) -> Effects {
         let expired = self
