@@ -2,13 +2,16 @@
 //!
 //! - [`signaling`]: the account REST client and the signaling connection
 //!   (hello, resume, reconnect with jittered backoff, clean shutdown);
-//! - [`call`]: the call as a pure state machine, driven by events and time.
+//! - [`call`]: the call as a pure state machine, driven by events and time;
+//! - [`driver`]: the thin tokio task that runs the call machine over the
+//!   signaling client and a media engine.
 //!
 //! The WebRTC session, the media pipeline, the local store and secrets are
 //! added by the rest of the call-engine and later issues.
 #![warn(missing_docs)]
 
 pub mod call;
+pub mod driver;
 pub mod signaling;
 
 pub use clinicall_protocol as protocol;

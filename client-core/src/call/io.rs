@@ -175,7 +175,7 @@ pub enum CallOutput {
     /// Send this message on the signaling connection: `invite`, `accept`,
     /// `reject` or `hangup` (never `signal`: SDP and ICE belong to the
     /// WebRTC session). If the socket is down, queue it for the resumed
-    /// session.
+    /// session and drop it if a new session starts (the call driver does).
     SendSignaling(ClientMessage),
     /// Create the WebRTC session for the call. The offerer sends its offer
     /// now; the answerer waits for it.

@@ -6,8 +6,10 @@
 //! stateful and time-bound: an offer queued across a reconnect that turns
 //! out to be a *new* session would name a call the server has forgotten,
 //! and a hangup replayed seconds late could end the next call. The call
-//! state machine knows which messages still make sense after `Connected`
-//! and resends those. (Chat will get a durable outbox of its own.)
+//! driver (`crate::driver`) keeps what the call machine asked to send
+//! while the socket was down and sends it only if the session *resumes*;
+//! on a new session it drops it. (Chat will get a durable outbox of its
+//! own.)
 //! Incoming messages need no client queue: the server buffers them during
 //! the resume grace and replays them.
 

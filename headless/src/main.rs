@@ -1,0 +1,491 @@
+//! `clinicall-headless`: the Clinicall client without a window.
+//!
+//! Signs in, connects to the signaling server, and then lists contacts,
+//! places a call or answers one, printing every event as one JSON object
+//! per line on stdout (logs go to stderr). Admins use it to smoke-test a
+//! server; end-to-end tests use it to make real calls. It runs the same
+//! client core as the desktop app: the signaling client and the call
+//! machine under [`CallDriver`].
+
+use clap::{ArgGroup, Parser, ValueEnum};
+use clinicall_client_core::call::{
+    CallConfig, CallEndReason, CallEvent, CallSignaling, CallState, MediaRole,
+};
+use clinicall_client_core::driver::{CallDriver, CallHandle, DriverEvent, SignalingOnlyMedia};
+use clinicall_client_core::signaling::{
+    AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
+};
+use clinicall_protocol::{Contact, EndReason, UserId};
+use serde_json::{Value, json};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The call went as asked (or the contacts were listed).
+const EXIT_OK: u8 = 0;
+/// The call did not go as asked: refused, rejected, never connected, or
+/// ended by a failure.
+const EXIT_CALL_FAILED: u8 = 1;
+// 2 is clap's exit code for a bad command line.
+/// `--timeout` passed first.
+const EXIT_TIMEOUT: u8 = 3;
+/// Could not sign in, or the login ended (signed out elsewhere).
+const EXIT_SIGN_IN: u8 = 4;
+
+/// How long to wait, after the run's outcome, for the hang-up and the
+/// clean close of the connection.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+
+const AFTER_HELP: &str = "\
+OUTPUT:
+  One JSON object per line on stdout, for example
+    {\"event\":\"signaling\",\"state\":\"connected\",\"user_id\":\"…\",...}
+    {\"event\":\"contact\",\"user_id\":\"…\",\"display_name\":\"Dr. Ada\",\"online\":true,...}
+    {\"event\":\"call\",\"state\":\"connected\",\"call_id\":\"…\"}
+    {\"event\":\"ended\",\"call_id\":\"…\",\"reason\":\"hung_up\",\"local\":false,...}
+    {\"event\":\"exit\",\"code\":0,\"message\":\"…\"}
+  Logs go to stderr (filter with RUST_LOG, default `info`).
+
+EXIT CODES:
+  0  the call connected and was hung up (by either side), or --list succeeded
+  1  the call did not go as asked (refused, rejected, unanswered, failed)
+  2  bad command line
+  3  --timeout passed
+  4  could not sign in, or the login was ended by the server";
+
+/// Headless Clinicall client: sign in, then list contacts, place a call or
+/// answer one, printing every event as a JSON line on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "clinicall-headless", version, after_help = AFTER_HELP)]
+#[command(group(
+    ArgGroup::new("mode")
+        .required(true)
+        .args(["call", "call_name", "answer", "list"])
+))]
+struct Args {
+    /// Base URL of the signaling server (http/https; the WebSocket URL is
+    /// derived from it).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
+    server: String,
+
+    /// Email address of the account to sign in with.
+    #[arg(long, value_name = "EMAIL")]
+    email: String,
+
+    /// Password of that account. Prefer the environment variable: a
+    /// command line is visible to other users of the machine.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "CLINICALL_PASSWORD",
+        hide_env_values = true
+    )]
+    password: String,
+
+    /// Allow clear-text http/ws to a host that is not this machine. Without
+    /// it, only loopback may be reached without TLS.
+    #[arg(long)]
+    allow_insecure: bool,
+
+    /// Mode: call the contact with this user id (a UUID, as printed by
+    /// --list).
+    #[arg(long, value_name = "USER_ID")]
+    call: Option<UserId>,
+
+    /// Mode: call the contact whose display name is this (case-insensitive;
+    /// it must match exactly one contact).
+    #[arg(long, value_name = "DISPLAY_NAME")]
+    call_name: Option<String>,
+
+    /// Mode: wait for an incoming call and accept it.
+    #[arg(long)]
+    answer: bool,
+
+    /// Mode: print the contacts with their online state and exit.
+    #[arg(long)]
+    list: bool,
+
+    /// The appointment id to send with the invite (--call, --call-name).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["answer", "list"])]
+    appointment: Option<String>,
+
+    /// Hang up this many seconds after the call connects. Without it, the
+    /// call lasts until the other party hangs up (or --timeout).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "list")]
+    hang_up_after: Option<u64>,
+
+    /// Give up (hanging up any call) after this many seconds in all,
+    /// counted from the start; exits with code 3.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+
+    /// How media is handled. `signaling-only` is the only engine for now:
+    /// no audio or video, the media path is reported connected at once, so
+    /// a connected call proves signaling, ringing and answering only. Real
+    /// media comes with the WebRTC engine.
+    #[arg(long, value_enum, value_name = "ENGINE", default_value_t = Media::SignalingOnly)]
+    media: Media,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Media {
+    /// No media; the call is reported connected once answered.
+    SignalingOnly,
+}
+
+/// How the run ended: exit code and a sentence for the `exit` line.
+struct Outcome {
+    code: u8,
+    message: String,
+}
+
+impl Outcome {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(args));
+    print(json!({"event": "exit", "code": outcome.code, "message": outcome.message}));
+    ExitCode::from(outcome.code)
+}
+
+async fn run(args: Args) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let Args { media, .. } = args;
+    // The only engine; the match makes adding the WebRTC one a compile error here.
+    let media = match media {
+        Media::SignalingOnly => SignalingOnlyMedia,
+    };
+
+    let rest = match RestClient::new(&args.server, args.allow_insecure) {
+        Ok(rest) => rest,
+        Err(e) => return Outcome::new(EXIT_SIGN_IN, format!("bad server address: {e}")),
+    };
+    let auth = Arc::new(AuthSession::new(rest, Arc::new(MemoryTokenStore::new())));
+    match tokio::time::timeout_at(deadline, auth.login(&args.email, &args.password)).await {
+        Ok(Ok(account)) => tracing::info!(user_id = %account.id, "signed in"),
+        Ok(Err(e)) => return Outcome::new(EXIT_SIGN_IN, format!("sign-in failed: {e}")),
+        Err(_) => return Outcome::new(EXIT_TIMEOUT, "timed out signing in"),
+    }
+    let mut config = ClientConfig::new(&args.server);
+    config.allow_insecure = args.allow_insecure;
+    let (client, signaling) = match SignalingClient::start(config, auth) {
+        Ok(started) => started,
+        Err(e) => return Outcome::new(EXIT_SIGN_IN, format!("cannot connect: {e}")),
+    };
+    let (call, mut events) = CallDriver::start(client, signaling, media, CallConfig::default());
+
+    let mut runner = Runner {
+        call: call.clone(),
+        args,
+        ever_connected: false,
+        dialled: false,
+        answered: false,
+        call_connected: false,
+        hang_up_at: None,
+    };
+    let outcome = loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else {
+                    break Outcome::new(EXIT_CALL_FAILED, "the client stopped");
+                };
+                print_event(&event);
+                if let Some(outcome) = runner.on_event(event).await {
+                    break outcome;
+                }
+            }
+            () = sleep_until(runner.hang_up_at), if runner.hang_up_at.is_some() => {
+                runner.hang_up_at = None;
+                tracing::info!("hanging up as asked");
+                if let Err(e) = call.hang_up().await {
+                    break Outcome::new(EXIT_CALL_FAILED, format!("hang-up refused: {e}"));
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                break Outcome::new(EXIT_TIMEOUT, runner.timeout_message());
+            }
+        }
+    };
+
+    // Hangs up a call still live (after a timeout), closes the connection;
+    // print what that produced.
+    let drain = async {
+        call.shutdown().await;
+        while let Some(event) = events.recv().await {
+            print_event(&event);
+        }
+    };
+    if tokio::time::timeout(SHUTDOWN_LIMIT, drain).await.is_err() {
+        tracing::warn!("the connection did not close in time");
+    }
+    outcome
+}
+
+/// The mode's decisions, event by event.
+struct Runner {
+    call: CallHandle,
+    args: Args,
+    ever_connected: bool,
+    dialled: bool,
+    answered: bool,
+    call_connected: bool,
+    hang_up_at: Option<Instant>,
+}
+
+impl Runner {
+    async fn on_event(&mut self, event: DriverEvent) -> Option<Outcome> {
+        match event {
+            DriverEvent::Connected { .. } => self.ever_connected = true,
+            // Sent after every `Connected`; the first one is where a mode starts.
+            DriverEvent::PresenceSnapshot(contacts) => return self.on_contacts(&contacts).await,
+            DriverEvent::Call(CallEvent::StateChanged(state)) => return self.on_state(state).await,
+            DriverEvent::SignedOut => {
+                return Some(Outcome::new(EXIT_SIGN_IN, "signed out by the server"));
+            }
+            DriverEvent::Closed => {
+                return Some(Outcome::new(EXIT_CALL_FAILED, "the client stopped"));
+            }
+            _ => {}
+        }
+        None
+    }
+
+    async fn on_contacts(&mut self, contacts: &[Contact]) -> Option<Outcome> {
+        if self.args.list {
+            return Some(Outcome::new(
+                EXIT_OK,
+                format!("listed {} contacts", contacts.len()),
+            ));
+        }
+        if self.dialled || self.args.answer {
+            return None;
+        }
+        let callee = match (&self.args.call, &self.args.call_name) {
+            (Some(id), _) => *id,
+            (None, Some(name)) => {
+                let matches: Vec<_> = contacts
+                    .iter()
+                    .filter(|c| c.user.display_name.eq_ignore_ascii_case(name))
+                    .collect();
+                match matches.as_slice() {
+                    [one] => one.user.id,
+                    [] => {
+                        return Some(Outcome::new(
+                            EXIT_CALL_FAILED,
+                            format!("no contact is named {name:?}"),
+                        ));
+                    }
+                    _ => {
+                        return Some(Outcome::new(
+                            EXIT_CALL_FAILED,
+                            format!(
+                                "{} contacts are named {name:?}; use --call with a user id",
+                                matches.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+            (None, None) => return None,
+        };
+        self.dialled = true;
+        tracing::info!(%callee, "dialling");
+        match self.call.dial(callee, self.args.appointment.clone()).await {
+            Ok(()) => None,
+            Err(e) => Some(Outcome::new(EXIT_CALL_FAILED, format!("dial refused: {e}"))),
+        }
+    }
+
+    async fn on_state(&mut self, state: CallState) -> Option<Outcome> {
+        match state {
+            CallState::IncomingRinging { .. } if self.args.answer && !self.answered => {
+                self.answered = true;
+                tracing::info!("answering");
+                if let Err(e) = self.call.accept().await {
+                    return Some(Outcome::new(
+                        EXIT_CALL_FAILED,
+                        format!("accept refused: {e}"),
+                    ));
+                }
+            }
+            CallState::Connected { .. } => {
+                if !self.call_connected
+                    && let Some(after) = self.args.hang_up_after
+                {
+                    self.hang_up_at = Some(Instant::now() + Duration::from_secs(after));
+                }
+                self.call_connected = true;
+            }
+            CallState::Ended { reason, .. } => {
+                let hung_up = matches!(
+                    reason,
+                    CallEndReason::LocalHangUp
+                        | CallEndReason::Server {
+                            reason: EndReason::HungUp,
+                            ..
+                        }
+                );
+                return Some(if self.call_connected && hung_up {
+                    Outcome::new(EXIT_OK, format!("call connected, then {}", reason.as_str()))
+                } else if self.call_connected {
+                    Outcome::new(
+                        EXIT_CALL_FAILED,
+                        format!("call connected, then failed: {}", reason.as_str()),
+                    )
+                } else {
+                    Outcome::new(
+                        EXIT_CALL_FAILED,
+                        format!("call ended before connecting: {}", reason.as_str()),
+                    )
+                });
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn timeout_message(&self) -> String {
+        let doing = if !self.ever_connected {
+            "never connected to the signaling server"
+        } else if self.call_connected {
+            "the call was still connected"
+        } else if self.args.answer && !self.answered {
+            "no call came in"
+        } else if self.args.list {
+            "no contact list arrived"
+        } else {
+            "the call never connected"
+        };
+        format!("timed out: {doing}")
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn print(line: Value) {
+    // `println!` locks stdout for the line, so lines never interleave.
+    println!("{line}");
+}
+
+fn print_event(event: &DriverEvent) {
+    for line in event_lines(event) {
+        print(line);
+    }
+}
+
+/// The JSON lines for one event (a contact list gives one per contact).
+fn event_lines(event: &DriverEvent) -> Vec<Value> {
+    let line = match event {
+        DriverEvent::Connected { user, resumed } => json!({
+            "event": "signaling", "state": "connected", "resumed": resumed,
+            "user_id": user.id, "display_name": user.display_name, "role": user.role.as_str(),
+        }),
+        DriverEvent::Disconnected { reason } => json!({
+            "event": "signaling", "state": "disconnected", "reason": reason.to_string(),
+        }),
+        DriverEvent::Reconnecting { attempt, delay } => json!({
+            "event": "signaling", "state": "reconnecting",
+            "attempt": attempt, "delay_ms": delay.as_millis() as u64,
+        }),
+        DriverEvent::SignedOut => json!({"event": "signaling", "state": "signed_out"}),
+        DriverEvent::Closed => json!({"event": "signaling", "state": "closed"}),
+        DriverEvent::PresenceSnapshot(contacts) => {
+            let mut lines = vec![json!({"event": "contacts", "count": contacts.len()})];
+            lines.extend(contacts.iter().map(|c| {
+                json!({
+                    "event": "contact", "user_id": c.user.id, "display_name": c.user.display_name,
+                    "role": c.user.role.as_str(), "online": c.online,
+                })
+            }));
+            return lines;
+        }
+        DriverEvent::PresenceChanged { user_id, online } => {
+            json!({"event": "presence", "user_id": user_id, "online": online})
+        }
+        DriverEvent::Call(CallEvent::StateChanged(state)) => state_line(state),
+        DriverEvent::Call(CallEvent::SignalingChanged(signaling)) => {
+            let state = match signaling {
+                CallSignaling::Available => "available",
+                CallSignaling::Interrupted => "interrupted",
+                CallSignaling::Detached => "detached",
+            };
+            json!({"event": "call_signaling", "state": state})
+        }
+        DriverEvent::Call(CallEvent::AutoRejected { call_id, caller }) => json!({
+            "event": "auto_rejected", "call_id": call_id,
+            "caller_id": caller.id, "caller_name": caller.display_name,
+        }),
+        other => json!({"event": "other", "debug": format!("{other:?}")}),
+    };
+    vec![line]
+}
+
+fn state_line(state: &CallState) -> Value {
+    let call_id = state.call_id();
+    match state {
+        CallState::Idle => json!({"event": "call", "state": "idle"}),
+        CallState::OutgoingRinging { .. } => {
+            json!({"event": "call", "state": "outgoing_ringing", "call_id": call_id})
+        }
+        CallState::IncomingRinging { .. } => {
+            json!({"event": "call", "state": "incoming_ringing", "call_id": call_id})
+        }
+        CallState::Connecting { role, .. } => {
+            let role = role.map(|role| match role {
+                MediaRole::Offerer => "offerer",
+                MediaRole::Answerer => "answerer",
+            });
+            json!({"event": "call", "state": "connecting", "call_id": call_id, "role": role})
+        }
+        CallState::Connected { .. } => {
+            json!({"event": "call", "state": "connected", "call_id": call_id})
+        }
+        CallState::Reconnecting { .. } => {
+            json!({"event": "call", "state": "reconnecting", "call_id": call_id})
+        }
+        CallState::Ended { reason, .. } => {
+            let (by, error) = match reason {
+                CallEndReason::Server { by, .. } => (*by, None),
+                CallEndReason::InviteRefused(code) | CallEndReason::AcceptRefused(code) => {
+                    (None, Some(code.as_str()))
+                }
+                _ => (None, None),
+            };
+            json!({
+                "event": "ended", "call_id": call_id, "reason": reason.as_str(),
+                "local": reason.is_local(), "by": by, "error": error,
+            })
+        }
+    }
+}
