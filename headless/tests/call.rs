@@ -4,7 +4,7 @@
 use clinicall_client_core::signaling::RestClient;
 use clinicall_protocol::Role;
 use clinicall_protocol::rest::{Account, NewUser};
-use clinicall_signaling_server::{Config, RunningServer, start};
+use clinicall_signaling_server::{RunningServer, start};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,10 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_clinicall-headless");
-const SECRET: &str = "test-secret-test-secret-test-secret!";
-const ADMIN_EMAIL: &str = "admin@test.clinicall";
-const ADMIN_PASSWORD: &str = "admin-password";
-const PASSWORD: &str = "password-123";
+use clinicall_signaling_server::testing::{ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, test_config};
 /// Bound on each whole run of the binary.
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -29,17 +26,7 @@ struct TestServer {
 impl TestServer {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
-        config.server.shutdown_grace = Duration::from_secs(2);
-        config.storage.database = dir.path().join("server.sqlite3");
-        config.auth.jwt_secret = Some(SECRET.into());
-        config.auth.argon2_memory_kib = 64;
-        config.auth.argon2_iterations = 1;
-        config.auth.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
-        config.auth.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
-        config.limits.auth_requests_per_minute = 0;
-        let server = start(config).await.expect("server starts");
+        let server = start(test_config(dir.path())).await.expect("server starts");
         let base = format!("http://{}", server.addr());
         let rest = RestClient::new(&base, false).unwrap();
         Self {

@@ -25,6 +25,8 @@ pub mod signaling;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod util;
 
 /// Wall-clock Unix milliseconds (for the command-line tools).

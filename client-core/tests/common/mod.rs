@@ -13,10 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-pub const SECRET: &str = "test-secret-test-secret-test-secret!";
-pub const ADMIN_EMAIL: &str = "admin@test.clinicall";
-pub const ADMIN_PASSWORD: &str = "admin-password";
-pub const PASSWORD: &str = "password-123";
+// Not every test binary uses every constant.
+#[allow(unused_imports)]
+pub use clinicall_signaling_server::testing::{ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, SECRET};
 /// Upper bound for anything that should happen "at once".
 pub const PROMPT: Duration = Duration::from_secs(5);
 
@@ -36,16 +35,7 @@ impl TestServer {
     /// Temp database, any free port, cheap hashing, short resume grace.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
-        config.server.shutdown_grace = Duration::from_secs(2);
-        config.storage.database = dir.path().join("server.sqlite3");
-        config.auth.jwt_secret = Some(SECRET.into());
-        config.auth.argon2_memory_kib = 64;
-        config.auth.argon2_iterations = 1;
-        config.auth.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
-        config.auth.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
-        config.limits.auth_requests_per_minute = 0;
+        let mut config = clinicall_signaling_server::testing::test_config(dir.path());
         config.presence.resume_grace = Duration::from_secs(5);
         adjust(&mut config);
         let server = start(config.clone()).await.expect("server starts");

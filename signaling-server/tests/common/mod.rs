@@ -17,10 +17,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub const SECRET: &str = "test-secret-test-secret-test-secret!";
-pub const ADMIN_EMAIL: &str = "admin@test.clinicall";
-pub const ADMIN_PASSWORD: &str = "admin-password";
-pub const PASSWORD: &str = "password-123";
+// Not every test binary uses every constant.
+#[allow(unused_imports)]
+pub use clinicall_signaling_server::testing::{ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, SECRET};
 /// Generous upper bound for anything the server should do "at once".
 pub const PROMPT: Duration = Duration::from_secs(5);
 
@@ -32,18 +31,9 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
-/// A config for tests: temp database, any free port, cheap hashing, fast timers.
+/// The shared test config, with a short resume grace for these tests.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
-    config.server.shutdown_grace = Duration::from_secs(2);
-    config.storage.database = dir.join("server.sqlite3");
-    config.auth.jwt_secret = Some(SECRET.into());
-    config.auth.argon2_memory_kib = 64;
-    config.auth.argon2_iterations = 1;
-    config.auth.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
-    config.auth.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
-    config.limits.auth_requests_per_minute = 0;
+    let mut config = clinicall_signaling_server::testing::test_config(dir);
     config.presence.resume_grace = Duration::from_millis(600);
     config
 }
