@@ -115,7 +115,9 @@ impl Signaling {
     pub fn with_hub<T>(&self, f: impl FnOnce(&mut Hub, Now) -> (T, Vec<Effect>)) -> T {
         let mut hub = self.lock();
         let (value, effects) = f(&mut hub, Self::now());
-        self.apply(&mut hub, effects);
+        // Applied while `hub` (the guard) is still held.
+        self.apply(effects);
+        drop(hub);
         value
     }
 
@@ -130,7 +132,7 @@ impl Signaling {
         self.inner.hub.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn apply(&self, _hub: &mut Hub, effects: Vec<Effect>) {
+    fn apply(&self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
                 Effect::RingTimer { call, after } => {
