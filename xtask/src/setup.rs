@@ -20,11 +20,18 @@ pub struct PackageGroup {
 }
 
 /// Every group, in installation order.
-pub const GROUPS: &[PackageGroup] = &[PackageGroup {
-    name: "build",
-    purpose: "C compiler and pkg-config for crates with native code (bundled SQLite, TLS)",
-    packages: &["build-essential", "pkg-config"],
-}];
+pub const GROUPS: &[PackageGroup] = &[
+    PackageGroup {
+        name: "build",
+        purpose: "C compiler and pkg-config for crates with native code (bundled SQLite, TLS)",
+        packages: &["build-essential", "pkg-config"],
+    },
+    PackageGroup {
+        name: "codecs",
+        purpose: "VP8 and Opus for call media (libvpx, libopus, found through pkg-config)",
+        packages: &["libvpx-dev", "libopus-dev"],
+    },
+];
 
 /// Names of the groups building and testing the whole workspace needs.
 pub fn all_group_names() -> Vec<&'static str> {
