@@ -349,6 +349,34 @@ pub struct ConnectionLimits {
     pub message_burst: u32,
 }
 
+/// A STUN or TURN server for the client's WebRTC stack, shaped like the W3C
+/// `RTCIceServer` dictionary so it can be handed over as it is.
+///
+/// `Debug` leaves out the credential, so logging a `welcome` does not leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// URLs of one server: `stun:`, `stuns:`, `turn:` or `turns:` (RFC 7064,
+    /// RFC 7065), for example `turn:turn.example.org:3478?transport=udp`.
+    pub urls: Vec<String>,
+    /// TURN username; absent for STUN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password; absent for STUN. May be short-lived: see `ice_servers`
+    /// in [`ServerMessage::Welcome`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field("credential", &self.credential.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
 /// Why a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -423,6 +451,14 @@ pub enum ServerMessage {
         heartbeat_interval_ms: u64,
         /// The limits on this connection.
         limits: ConnectionLimits,
+        /// The STUN/TURN servers the client should use for this session's
+        /// calls. Empty: the server has none configured, so only host
+        /// candidates work (fine on a LAN). TURN credentials may be
+        /// short-lived, so a client takes them from the latest `welcome`
+        /// (resumed ones included) instead of keeping older ones. Absent
+        /// from older servers, hence the default.
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
     },
     /// Your contacts and who of them is online; sent after every `welcome`
     /// (after the replay, on a resume). Split over several frames when
@@ -584,6 +620,44 @@ mod tests {
         assert!(text.contains(r#""reason":"busy""#), "{text}");
         let back: ServerEnvelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back, env);
+    }
+
+    #[test]
+    fn welcome_without_ice_servers_parses() {
+        // What a server from before `ice_servers` sends.
+        let text = r#"{"seq":0,"req":"h1","type":"welcome","protocol_version":1,
+            "session_id":"0f9c2b6e-8a1d-4c55-9d2b-3f1e7a6c5b40","resumed":false,
+            "user":{"id":"5b1e8c3a-2f4d-4e6a-9b7c-1d2e3f4a5b6c","display_name":"Pat","role":"patient"},
+            "resume_grace_ms":10000,"heartbeat_interval_ms":20000,
+            "limits":{"max_message_bytes":65536,"messages_per_second":50,"message_burst":100}}"#;
+        let env: ServerEnvelope = serde_json::from_str(text).unwrap();
+        let ServerMessage::Welcome { ice_servers, .. } = env.msg else {
+            panic!("expected welcome, got {:?}", env.msg);
+        };
+        assert!(ice_servers.is_empty());
+    }
+
+    #[test]
+    fn ice_servers_omit_absent_credentials_and_hide_them_from_debug() {
+        let stun = IceServer {
+            urls: vec!["stun:stun.example.org:3478".into()],
+            username: None,
+            credential: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&stun).unwrap(),
+            r#"{"urls":["stun:stun.example.org:3478"]}"#
+        );
+        let turn = IceServer {
+            urls: vec!["turn:turn.example.org:3478".into()],
+            username: Some("1700000000:pat".into()),
+            credential: Some("s3cr3t-credential".into()),
+        };
+        let text = serde_json::to_string(&turn).unwrap();
+        assert_eq!(serde_json::from_str::<IceServer>(&text).unwrap(), turn);
+        let debug = format!("{turn:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("1700000000:pat"), "{debug}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Config {
     pub presence: PresenceSection,
     /// Abuse limits.
     pub limits: LimitsSection,
+    /// STUN/TURN servers for the clients' calls.
+    pub ice: IceSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -202,6 +204,142 @@ impl Default for LimitsSection {
     }
 }
 
+/// `[ice]`: the STUN/TURN servers every `welcome` carries.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IceSection {
+    /// Servers sent as they are, static credentials included. None by
+    /// default: clients then use host candidates only, which is fine on a
+    /// LAN.
+    pub servers: Vec<IceServerEntry>,
+    /// The TURN server's shared secret (coturn `static-auth-secret` with
+    /// `use-auth-secret`). When set, each welcome also carries a TURN entry
+    /// for `turn_urls` with credentials that expire after
+    /// `turn_credential_ttl`.
+    pub turn_secret: Option<String>,
+    /// TURN URLs the short-lived credentials are for.
+    pub turn_urls: Vec<String>,
+    /// How long short-lived TURN credentials stay valid for starting a
+    /// relay (a relay in use outlives them). Clients keep the credentials
+    /// of their latest welcome, so this bounds how long after connecting a
+    /// client can still start a relayed call.
+    #[serde(with = "humantime_serde")]
+    pub turn_credential_ttl: Duration,
+}
+
+/// One entry of `[[ice.servers]]`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IceServerEntry {
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs of one server.
+    pub urls: Vec<String>,
+    /// TURN username (required with a `turn:`/`turns:` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password (required with a `turn:`/`turns:` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+// Hand-written so TURN secrets and passwords never reach a log.
+impl std::fmt::Debug for IceSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceSection")
+            .field("servers", &self.servers)
+            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "<set>"))
+            .field("turn_urls", &self.turn_urls)
+            .field("turn_credential_ttl", &self.turn_credential_ttl)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for IceServerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServerEntry")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field("credential", &self.credential.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Default for IceSection {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            turn_secret: None,
+            turn_urls: Vec::new(),
+            turn_credential_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl IceSection {
+    /// Refuses settings a WebRTC stack would reject or that would do
+    /// nothing, so they fail at start rather than in a patient's call.
+    fn check(&self) -> Result<(), String> {
+        for (i, server) in self.servers.iter().enumerate() {
+            let at = format!("ice.servers[{i}]");
+            if server.urls.is_empty() {
+                return Err(format!("{at}.urls must name at least one URL"));
+            }
+            for url in &server.urls {
+                check_ice_url(&format!("{at}.urls"), url, ICE_SCHEMES)?;
+            }
+            // Browsers refuse a TURN URL without both (RTCPeerConnection
+            // throws InvalidAccessError); other stacks fail at allocation.
+            let turn = server.urls.iter().any(|u| is_turn_url(u));
+            if turn && (server.username.is_none() || server.credential.is_none()) {
+                return Err(format!(
+                    "{at} has a turn: URL, so it needs username and credential"
+                ));
+            }
+        }
+        match (&self.turn_secret, self.turn_urls.is_empty()) {
+            (Some(secret), _) if secret.is_empty() => {
+                return Err("ice.turn_secret must not be empty".into());
+            }
+            (Some(_), true) => {
+                return Err("ice.turn_secret needs ice.turn_urls (the TURN server's URLs)".into());
+            }
+            (None, false) => {
+                return Err(
+                    "ice.turn_urls needs ice.turn_secret (the TURN server's static-auth-secret)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        for url in &self.turn_urls {
+            check_ice_url("ice.turn_urls", url, TURN_SCHEMES)?;
+        }
+        if self.turn_secret.is_some() && self.turn_credential_ttl < Duration::from_secs(1) {
+            return Err("ice.turn_credential_ttl must be at least 1s".into());
+        }
+        Ok(())
+    }
+}
+
+const ICE_SCHEMES: &[&str] = &["stun:", "stuns:", "turn:", "turns:"];
+const TURN_SCHEMES: &[&str] = &["turn:", "turns:"];
+
+fn is_turn_url(url: &str) -> bool {
+    TURN_SCHEMES.iter().any(|s| url.starts_with(s))
+}
+
+fn check_ice_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), String> {
+    let Some(server) = schemes.iter().find_map(|s| url.strip_prefix(s)) else {
+        return Err(format!(
+            "{field}: {url:?} must start with {}",
+            schemes.join(", ")
+        ));
+    };
+    if server.is_empty() || url.contains(char::is_whitespace) {
+        return Err(format!("{field}: {url:?} is not a valid URL"));
+    }
+    Ok(())
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -266,6 +404,16 @@ variable CLINICALL_<SECTION>__<KEY>, e.g. CLINICALL_SERVER__LISTEN=0.0.0.0:8787)
   max_body_bytes = 16384           largest REST request body
   hello_timeout = \"10s\"            time a new WebSocket has to say hello
   max_sessions_per_user = 8        devices one user may have signed in at once
+  [ice]                            STUN/TURN servers sent to clients in every welcome;
+                                   none by default (host candidates only, fine on a LAN)
+  servers = [{urls = [\"stun:stun.example.org:3478\"]}]
+                                   static servers; a turn: URL needs username and
+                                   credential too
+  turn_secret = \"...\"              TURN shared secret (coturn static-auth-secret):
+                                   each welcome carries short-lived TURN credentials
+  turn_urls = [\"turns:turn.example.org:5349\"]
+                                   the TURN URLs those credentials are for
+  turn_credential_ttl = \"1h\"       lifetime of the short-lived TURN credentials
   [log]
   filter = \"info\"                  tracing filter
   format = \"json\"                  json or text
@@ -336,6 +484,7 @@ impl Config {
                 "auth.argon2_memory_kib must be >= 8 and auth.argon2_iterations >= 1".into(),
             ));
         }
+        self.ice.check().map_err(ConfigError::Inconsistent)?;
         Ok(())
     }
 }
@@ -363,6 +512,100 @@ mod tests {
             assert_eq!(config.server.listen.port(), 9000);
             assert_eq!(config.calls.ring_timeout, Duration::from_secs(5));
             assert_eq!(config.limits, LimitsSection::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn ice_settings_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "server.toml",
+                r#"
+                [[ice.servers]]
+                urls = ["stun:stun.example.org:3478"]
+                [[ice.servers]]
+                urls = ["turn:relay.example.org:3478?transport=udp", "turn:relay.example.org:3478?transport=tcp"]
+                username = "clinic"
+                credential = "static-password"
+                [ice]
+                turn_urls = ["turns:turn.example.org:5349"]
+                "#,
+            )?;
+            // The secret stays out of the file, as the admin guide advises.
+            jail.set_env("CLINICALL_ICE__TURN_SECRET", "shared-secret");
+            jail.set_env("CLINICALL_ICE__TURN_CREDENTIAL_TTL", "10m");
+            let config = Config::load(Some(Path::new("server.toml"))).unwrap();
+            assert_eq!(config.ice.servers.len(), 2);
+            assert_eq!(config.ice.servers[1].username.as_deref(), Some("clinic"));
+            assert_eq!(config.ice.turn_secret.as_deref(), Some("shared-secret"));
+            assert_eq!(config.ice.turn_urls, ["turns:turn.example.org:5349"]);
+            assert_eq!(config.ice.turn_credential_ttl, Duration::from_secs(600));
+            let debug = format!("{config:?}");
+            assert!(!debug.contains("shared-secret"), "{debug}");
+            assert!(!debug.contains("static-password"), "{debug}");
+
+            // Lists can come from the environment too.
+            jail.set_env(
+                "CLINICALL_ICE__SERVERS",
+                r#"[{urls=["stun:env.example.org"]}]"#,
+            );
+            jail.set_env("CLINICALL_ICE__TURN_URLS", r#"["turn:env.example.org"]"#);
+            let config = Config::load(Some(Path::new("server.toml"))).unwrap();
+            assert_eq!(config.ice.servers.len(), 1);
+            assert_eq!(config.ice.servers[0].urls, ["stun:env.example.org"]);
+            assert_eq!(config.ice.turn_urls, ["turn:env.example.org"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn inconsistent_ice_settings_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            let cases = [
+                (
+                    "[ice]\nturn_secret = \"s\"\n",
+                    "ice.turn_secret needs ice.turn_urls",
+                ),
+                (
+                    "[ice]\nturn_urls = [\"turn:t.example.org\"]\n",
+                    "ice.turn_urls needs ice.turn_secret",
+                ),
+                (
+                    "[ice]\nturn_secret = \"\"\nturn_urls = [\"turn:t.example.org\"]\n",
+                    "must not be empty",
+                ),
+                (
+                    "[ice]\nturn_secret = \"s\"\nturn_urls = [\"stun:t.example.org\"]\n",
+                    "must start with turn:, turns:",
+                ),
+                (
+                    "[ice]\nturn_secret = \"s\"\nturn_urls = [\"turn:t\"]\nturn_credential_ttl = \"0s\"\n",
+                    "at least 1s",
+                ),
+                (
+                    "[[ice.servers]]\nurls = [\"https://stun.example.org\"]\n",
+                    "must start with stun:, stuns:, turn:, turns:",
+                ),
+                ("[[ice.servers]]\nurls = [\"stun:\"]\n", "not a valid URL"),
+                ("[[ice.servers]]\nurls = []\n", "at least one URL"),
+                (
+                    "[[ice.servers]]\nurls = [\"turns:t.example.org\"]\nusername = \"u\"\n",
+                    "needs username and credential",
+                ),
+            ];
+            for (i, (toml, expected)) in cases.iter().enumerate() {
+                let file = format!("bad-{i}.toml");
+                jail.create_file(&file, toml)?;
+                let err = Config::load(Some(Path::new(&file))).unwrap_err();
+                assert!(err.to_string().contains(expected), "{toml}: {err}");
+            }
+            // A typo in a server entry is refused like any unknown key.
+            jail.create_file(
+                "typo.toml",
+                "[[ice.servers]]\nurls = [\"stun:s.example.org\"]\npassword = \"x\"\n",
+            )?;
+            assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
             Ok(())
         });
     }

@@ -39,10 +39,31 @@ fn help_explains_every_setting() {
         "listen",
         "ring_timeout",
         "resume_grace",
+        "[ice]",
+        "turn_secret",
+        "turn_credential_ttl",
         "CLINICALL_",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
+}
+
+#[test]
+fn serve_refuses_inconsistent_ice_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = server(dir.path())
+        .env("CLINICALL_ICE__TURN_SECRET", "a-secret-that-must-not-show")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ice.turn_secret needs ice.turn_urls"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("a-secret-that-must-not-show"), "{stderr}");
+    assert!(!dir.path().join("db.sqlite3").exists());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! What the signaling client tells the app.
 
-use clinicall_protocol::{Contact, ServerEnvelope, SessionId, UserSummary};
+use clinicall_protocol::{Contact, IceServer, ServerEnvelope, SessionId, UserSummary};
 use std::fmt;
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ pub enum SignalingEvent {
         resumed: bool,
         /// Who we are signed in as.
         user: UserSummary,
+        /// The STUN/TURN servers the server gave for calls (credentials
+        /// may be short-lived: use the latest).
+        ice_servers: Vec<IceServer>,
     },
     /// A server message, each exactly once per session (replays are
     /// deduplicated). Replies to [`request`](super::SignalingClient::request)

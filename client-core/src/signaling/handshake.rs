@@ -37,7 +37,10 @@ pub(super) async fn open(
     let bearer = HeaderValue::from_str(&format!("Bearer {access_token}"))
         .map_err(|_| Refused::Credentials(ErrorCode::Unauthenticated))?;
     request.headers_mut().insert("Authorization", bearer);
-    let (mut ws, _) = match tokio_tungstenite::connect_async(request).await {
+    // `true`: TCP_NODELAY. Signaling frames are small and each one waits on
+    // the last; Nagle's algorithm would hold them for the peer's delayed ack.
+    let (mut ws, _) = match tokio_tungstenite::connect_async_with_config(request, None, true).await
+    {
         Ok(ok) => ok,
         Err(tungstenite::Error::Http(resp)) => return Err(http_refusal(&resp)),
         Err(e) => return Err(Refused::Other(e.to_string())),

@@ -17,8 +17,8 @@
 //!   its announced `resume_grace_ms` of the disconnect). Time is an input.
 
 use clinicall_protocol::{
-    ClientMessage, Contact, PROTOCOL_VERSION, Resume, ServerEnvelope, ServerMessage, SessionId,
-    UserSummary,
+    ClientMessage, Contact, IceServer, PROTOCOL_VERSION, Resume, ServerEnvelope, ServerMessage,
+    SessionId, UserSummary,
 };
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,8 @@ pub enum Update {
         resumed: bool,
         /// Who we are.
         user: UserSummary,
+        /// The STUN/TURN servers for calls from now on.
+        ice_servers: Vec<IceServer>,
     },
     /// A complete presence snapshot (all pages).
     Snapshot(Vec<Contact>),
@@ -118,6 +120,7 @@ impl Session {
                 resumed,
                 user,
                 resume_grace_ms,
+                ice_servers,
                 ..
             } => {
                 // A "resumed" welcome for another session would be a server
@@ -135,6 +138,7 @@ impl Session {
                     session_id,
                     resumed: continues,
                     user,
+                    ice_servers,
                 }
             }
             ServerMessage::PresenceSnapshot { contacts, more } => {
@@ -200,6 +204,7 @@ mod tests {
                     messages_per_second: 50,
                     message_burst: 100,
                 },
+                ice_servers: vec![],
             },
         }
     }

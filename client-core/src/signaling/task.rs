@@ -281,6 +281,7 @@ impl Task {
                 session_id,
                 resumed,
                 user,
+                ice_servers,
             } => {
                 tracing::info!(%session_id, resumed, "signaling connected");
                 if !resumed {
@@ -291,6 +292,7 @@ impl Task {
                     session_id,
                     resumed,
                     user,
+                    ice_servers,
                 })
                 .await;
             }

@@ -7,6 +7,7 @@
 //! crossing an accept, a resume crossing a grace expiry) testable without
 //! sockets or sleeps.
 
+use super::ice::IceServers;
 use super::outbox::{ConnId, ConnTx, Outbox, Outgoing};
 use crate::storage::{CallEnd, CallRow};
 use axum::extract::ws::Utf8Bytes;
@@ -39,6 +40,9 @@ pub struct HubConfig {
     /// Most sessions (devices, including ones in their resume grace) one
     /// user may have.
     pub max_sessions_per_user: usize,
+    /// Announced in `welcome`: STUN/TURN servers, with TURN credentials made
+    /// afresh for each welcome.
+    pub ice: IceServers,
 }
 
 /// The time, as the hub sees it: monotonic for durations, wall clock for
@@ -273,7 +277,7 @@ impl Hub {
             if let Some(session) = known
                 && session.outbox.can_resume(resume.last_seq)
             {
-                let welcome = self.welcome(resume.session_id, true, &user, protocol_version);
+                let welcome = self.welcome(now, resume.session_id, true, &user, protocol_version);
                 // Welcome first, then the replay of what was missed.
                 let _ = conn
                     .tx
@@ -298,7 +302,7 @@ impl Hub {
             }
         }
         let (joined, more) = self.new_session(
-            now.mono,
+            now,
             user,
             auth_session,
             contacts,
@@ -325,7 +329,7 @@ impl Hub {
     #[allow(clippy::too_many_arguments)]
     fn new_session(
         &mut self,
-        now: Instant,
+        now: Now,
         user: UserSummary,
         auth_session: Uuid,
         contacts: Vec<UserSummary>,
@@ -334,7 +338,7 @@ impl Hub {
         hello_req: Option<String>,
     ) -> (Joined, Effects) {
         let session_id = SessionId::random();
-        let welcome = self.welcome(session_id, false, &user, protocol_version);
+        let welcome = self.welcome(now, session_id, false, &user, protocol_version);
         let _ = conn
             .tx
             .try_send(Outgoing::Frame(Outbox::unnumbered(hello_req, welcome)));
@@ -389,7 +393,10 @@ impl Hub {
                 call_id,
                 caller: call.caller.clone(),
                 appointment_id: call.appointment_id.clone(),
-                ring_timeout_ms: call.rings_until.saturating_duration_since(now).as_millis() as u64,
+                ring_timeout_ms: call
+                    .rings_until
+                    .saturating_duration_since(now.mono)
+                    .as_millis() as u64,
             };
             self.push(session_id, None, msg);
         }
@@ -405,11 +412,15 @@ impl Hub {
 
     fn welcome(
         &self,
+        now: Now,
         session_id: SessionId,
         resumed: bool,
         user: &UserSummary,
         protocol_version: u16,
     ) -> ServerMessage {
+        // Made now, not at start, so each welcome (a resume's too) brings
+        // TURN credentials valid for the full TTL.
+        let now_secs = (now.wall_ms.max(0) / 1000) as u64;
         ServerMessage::Welcome {
             protocol_version: protocol_version.min(PROTOCOL_VERSION),
             session_id,
@@ -418,6 +429,7 @@ impl Hub {
             resume_grace_ms: self.config.resume_grace.as_millis() as u64,
             heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
             limits: self.config.limits.clone(),
+            ice_servers: self.config.ice.for_user(user.id, now_secs),
         }
     }
 
@@ -1254,6 +1266,7 @@ mod tests {
                 patients_see_all_doctors: false,
                 heartbeat_interval: Duration::from_secs(20),
                 max_sessions_per_user: 8,
+                ice: IceServers::default(),
             },
             Vec::new(),
         )
@@ -1492,6 +1505,65 @@ mod tests {
         // A late detach of the old socket is ignored too.
         assert!(hub.detach(p.session, p.conn).is_empty());
         assert_eq!(hub.connected_sessions(), 2);
+    }
+
+    #[test]
+    fn every_welcome_carries_turn_credentials_made_at_that_moment() {
+        let base = Instant::now();
+        let mut hub = hub();
+        hub.config.ice = IceServers::from_config(&crate::config::IceSection {
+            turn_secret: Some("turn-secret".into()),
+            turn_urls: vec!["turn:turn.test:3478".into()],
+            turn_credential_ttl: Duration::from_secs(60),
+            ..Default::default()
+        });
+        let pat = user(Role::Patient, "P");
+        let welcome = |hub: &mut Hub, now: Now, conn: ConnId, resume: Option<Resume>| {
+            let (tx, rx) = mpsc::channel(64);
+            let (joined, _) = hub.join(
+                now,
+                JoinRequest {
+                    user: pat.clone(),
+                    auth_session: Uuid::nil(),
+                    contacts: Vec::new(),
+                    conn: ConnTx { id: conn, tx },
+                    resume,
+                    protocol_version: 1,
+                    req: None,
+                },
+            );
+            let joined = joined.expect("joined");
+            let mut device = Device {
+                session: joined.session,
+                conn,
+                rx,
+            };
+            let Some(ServerMessage::Welcome {
+                resumed,
+                ice_servers,
+                ..
+            }) = device.drain().into_iter().next()
+            else {
+                panic!("no welcome");
+            };
+            let [turn] = ice_servers.as_slice() else {
+                panic!("{ice_servers:?}");
+            };
+            (device, resumed, turn.username.clone().unwrap())
+        };
+
+        // Wall clock at(base, s) is 1000 + s Unix seconds; the TTL is 60 s.
+        let (device, resumed, first) = welcome(&mut hub, at(base, 0), 1, None);
+        assert!(!resumed);
+        assert_eq!(first, format!("1060:{}", pat.id));
+        hub.detach(device.session, device.conn);
+        let resume = Resume {
+            session_id: device.session,
+            last_seq: 0,
+        };
+        let (_, resumed, again) = welcome(&mut hub, at(base, 5), 2, Some(resume));
+        assert!(resumed);
+        assert_eq!(again, format!("1065:{}", pat.id));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod connection;
 pub mod hub;
+pub mod ice;
 pub mod outbox;
 
 use crate::storage::Store;
