@@ -13,6 +13,9 @@
 //! | `signal` messages for the current call | [`MediaEngine::handle_signal`] |
 //! | presence snapshot, `presence` | [`DriverEvent::PresenceSnapshot`], [`DriverEvent::PresenceChanged`] |
 //! | [`MediaEventSink`] reports | `CallInput::Media*` / [`CallInput::IceRestartCompleted`] |
+//! | [`MediaEventSink::send_signal`] | a `signal` message, if its call is still the live one |
+//! | [`MediaEventSink::stats`] | [`DriverEvent::MediaStats`] |
+//! | `ice_servers` of a `welcome` | [`MediaEngine::set_ice_servers`] |
 //! | [`CallHandle`] commands | `Dial`, `Accept`, `Reject`, `Cancel`, `HangUp` |
 //! | [`CallMachine::poll_timeout`] | [`CallMachine::handle_timeout`] (`sleep_until`) |
 //!
@@ -61,9 +64,10 @@
 use crate::call::{
     CallConfig, CallError, CallEvent, CallInput, CallMachine, CallOutput, MediaRole,
 };
+use crate::media::CallStats;
 use crate::signaling::{self, DisconnectReason, SignalingClient, SignalingEvent};
 use clinicall_protocol::{
-    CallId, ClientMessage, Contact, ServerMessage, Signal, UserId, UserSummary,
+    CallId, ClientMessage, Contact, IceServer, ServerMessage, Signal, UserId, UserSummary,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -118,6 +122,13 @@ pub enum DriverEvent {
     },
     /// News from the call machine.
     Call(CallEvent),
+    /// The media engine's periodic measurements of the live call.
+    MediaStats {
+        /// The call.
+        call_id: CallId,
+        /// The figures.
+        stats: CallStats,
+    },
     /// The driver has stopped (shut down, signed out, or the signaling
     /// client ended); the channel ends after this.
     Closed,
@@ -162,6 +173,42 @@ pub trait MediaEngine: Send + 'static {
     fn handle_signal(&mut self, call_id: CallId, from: UserId, signal: Signal) {
         let _ = (call_id, from, signal);
     }
+    /// The STUN/TURN servers of the latest `welcome`, for sessions started
+    /// from now on (TURN credentials may be short-lived, so each welcome
+    /// brings fresh ones). The default ignores them.
+    fn set_ice_servers(&mut self, servers: Vec<IceServer>) {
+        let _ = servers;
+    }
+}
+
+/// A boxed engine is an engine (so the app can pick one at run time).
+impl MediaEngine for Box<dyn MediaEngine> {
+    fn start(&mut self, call_id: CallId, role: MediaRole, events: MediaEventSink) {
+        (**self).start(call_id, role, events);
+    }
+    fn restart_ice(&mut self, call_id: CallId) {
+        (**self).restart_ice(call_id);
+    }
+    fn stop(&mut self, call_id: CallId) {
+        (**self).stop(call_id);
+    }
+    fn handle_signal(&mut self, call_id: CallId, from: UserId, signal: Signal) {
+        (**self).handle_signal(call_id, from, signal);
+    }
+    fn set_ice_servers(&mut self, servers: Vec<IceServer>) {
+        (**self).set_ice_servers(servers);
+    }
+}
+
+/// What a media session reports to the driver.
+#[derive(Debug)]
+enum MediaReport {
+    /// Feed this to the call machine.
+    Input(CallInput),
+    /// Send this SDP or ICE candidate to the other party.
+    Signal { call_id: CallId, signal: Signal },
+    /// Periodic measurements.
+    Stats { call_id: CallId, stats: CallStats },
 }
 
 /// Where a [`MediaEngine`] reports on one call's media session. Cheap to
@@ -169,7 +216,7 @@ pub trait MediaEngine: Send + 'static {
 #[derive(Clone, Debug)]
 pub struct MediaEventSink {
     call_id: CallId,
-    tx: mpsc::UnboundedSender<CallInput>,
+    tx: mpsc::UnboundedSender<MediaReport>,
 }
 
 impl MediaEventSink {
@@ -206,9 +253,32 @@ impl MediaEventSink {
         });
     }
 
+    /// Sends an SDP or ICE candidate of this call's session to the other
+    /// party (through the signaling server). Dropped if the call is no
+    /// longer the live one; queued for a resumed session while the socket
+    /// is down.
+    pub fn send_signal(&self, signal: Signal) {
+        self.send(MediaReport::Signal {
+            call_id: self.call_id,
+            signal,
+        });
+    }
+
+    /// Reports the call's latest measurements to the app.
+    pub fn stats(&self, stats: CallStats) {
+        self.send(MediaReport::Stats {
+            call_id: self.call_id,
+            stats,
+        });
+    }
+
     fn report(&self, input: CallInput) {
+        self.send(MediaReport::Input(input));
+    }
+
+    fn send(&self, report: MediaReport) {
         // The driver has stopped: nothing is listening, and nothing needs to.
-        let _ = self.tx.send(input);
+        let _ = self.tx.send(report);
     }
 }
 
@@ -362,8 +432,8 @@ struct Task {
     commands: mpsc::Receiver<Command>,
     media: Box<dyn MediaEngine>,
     /// Kept so `media_rx` never ends while the task runs.
-    media_tx: mpsc::UnboundedSender<CallInput>,
-    media_rx: mpsc::UnboundedReceiver<CallInput>,
+    media_tx: mpsc::UnboundedSender<MediaReport>,
+    media_rx: mpsc::UnboundedReceiver<MediaReport>,
     events: mpsc::Sender<DriverEvent>,
     /// Messages the socket refused, for the resumed session.
     unsent: VecDeque<ClientMessage>,
@@ -392,11 +462,7 @@ impl Task {
                     // Every handle is gone: nobody can end the call any more.
                     Some(Command::Shutdown) | None => self.begin_shutdown(),
                 },
-                Some(input) = self.media_rx.recv() => {
-                    // Stale reports (an earlier call, a stopped session) are
-                    // the machine's to ignore.
-                    let _ = self.machine.handle_input(now(), input);
-                }
+                Some(report) = self.media_rx.recv() => self.on_media(report).await,
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.machine.handle_timeout(now());
                 }
@@ -427,6 +493,29 @@ impl Task {
         self.stopping = Some(tokio::spawn(async move { client.shutdown().await }));
     }
 
+    async fn on_media(&mut self, report: MediaReport) {
+        match report {
+            // Stale reports (an earlier call, a stopped session) are the
+            // machine's to ignore.
+            MediaReport::Input(input) => {
+                let _ = self.machine.handle_input(now(), input);
+            }
+            MediaReport::Signal { call_id, signal } => {
+                // Only the answered call's session negotiates; a late
+                // candidate of a session being torn down goes nowhere.
+                let state = self.machine.state();
+                if state.call_id() == Some(call_id) && state.is_answered() {
+                    self.send(ClientMessage::Signal { call_id, signal }).await;
+                } else {
+                    tracing::debug!(%call_id, "dropping a signal of a call that is over");
+                }
+            }
+            MediaReport::Stats { call_id, stats } => {
+                self.emit(DriverEvent::MediaStats { call_id, stats }).await;
+            }
+        }
+    }
+
     fn on_signaling_end(&mut self) {
         self.signaling_open = false;
         let _ = self.machine.handle_input(now(), CallInput::SignalingClosed);
@@ -435,7 +524,13 @@ impl Task {
     async fn on_signaling(&mut self, event: SignalingEvent) {
         let at = now();
         let news = match event {
-            SignalingEvent::Connected { resumed, user, .. } => {
+            SignalingEvent::Connected {
+                resumed,
+                user,
+                ice_servers,
+                ..
+            } => {
+                self.media.set_ice_servers(ice_servers);
                 let _ = self
                     .machine
                     .handle_input(at, CallInput::SignalingRestored { resumed });

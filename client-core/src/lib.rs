@@ -4,14 +4,16 @@
 //!   (hello, resume, reconnect with jittered backoff, clean shutdown);
 //! - [`call`]: the call as a pure state machine, driven by events and time;
 //! - [`driver`]: the thin tokio task that runs the call machine over the
-//!   signaling client and a media engine.
+//!   signaling client and a media engine;
+//! - [`media`]: the WebRTC media engine (peer connection, VP8/Opus
+//!   pipelines, stats) behind the driver's `MediaEngine` trait.
 //!
-//! The WebRTC session, the media pipeline, the local store and secrets are
-//! added by the rest of the call-engine and later issues.
+//! The local store and secrets are added by later issues.
 #![warn(missing_docs)]
 
 pub mod call;
 pub mod driver;
+pub mod media;
 pub mod signaling;
 
 pub use clinicall_protocol as protocol;

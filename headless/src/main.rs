@@ -5,18 +5,27 @@
 //! per line on stdout (logs go to stderr). Admins use it to smoke-test a
 //! server; end-to-end tests use it to make real calls. It runs the same
 //! client core as the desktop app: the signaling client and the call
-//! machine under [`CallDriver`].
+//! machine under [`CallDriver`], with the WebRTC media engine sending
+//! synthetic or file media and checking what comes back.
+
+mod media_io;
 
 use clap::{ArgGroup, Parser, ValueEnum};
 use clinicall_client_core::call::{
     CallConfig, CallEndReason, CallEvent, CallSignaling, CallState, MediaRole,
 };
-use clinicall_client_core::driver::{CallDriver, CallHandle, DriverEvent, SignalingOnlyMedia};
+use clinicall_client_core::driver::{
+    CallDriver, CallHandle, DriverEvent, MediaEngine, SignalingOnlyMedia,
+};
+use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
 use clinicall_client_core::signaling::{
     AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
 };
-use clinicall_protocol::{Contact, EndReason, UserId};
+use clinicall_protocol::{CallId, Contact, EndReason, UserId};
+use media_io::{AudioChoice, HeadlessMedia, VideoChoice};
 use serde_json::{Value, json};
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,9 +52,25 @@ OUTPUT:
     {\"event\":\"signaling\",\"state\":\"connected\",\"user_id\":\"…\",...}
     {\"event\":\"contact\",\"user_id\":\"…\",\"display_name\":\"Dr. Ada\",\"online\":true,...}
     {\"event\":\"call\",\"state\":\"connected\",\"call_id\":\"…\"}
+    {\"event\":\"stats\",\"call_id\":\"…\",\"rtt_ms\":0.3,\"outbound\":{…},\"inbound\":{…},\"received\":{…}}
     {\"event\":\"ended\",\"call_id\":\"…\",\"reason\":\"hung_up\",\"local\":false,...}
+    {\"event\":\"media_summary\",\"call_id\":\"…\",\"frames_decoded\":…,\"first_counter\":…,
+     \"last_counter\":…,\"setup_ms\":…,\"latency_ms\":{…},\"audio_frequencies_hz\":[…]}
+    {\"event\":\"resources\",\"open_fds\":…,\"threads\":…,\"tasks\":…,\"rss_kb\":…}
     {\"event\":\"exit\",\"code\":0,\"message\":\"…\"}
   Logs go to stderr (filter with RUST_LOG, default `info`).
+  `stats` comes once a second during a call: round-trip time, jitter,
+  loss, bitrates, frames and frame rates both ways, and `received`: what
+  the stamped test pattern and the tone that arrived say (last frame
+  counter, capture-to-decode latency, dominant audio frequency).
+  `media_summary` and `resources` follow each call (`resources` once its
+  media session has released its sockets and threads).
+
+SMOKE-TESTING A SERVER:
+  clinicall-headless --server https://clinic.example.org --email a@x --answer
+  clinicall-headless --server https://clinic.example.org --email b@x \\
+      --call-name \"A\" --hang-up-after 10
+  Both exit 0 when the call connected, carried media, and was hung up.
 
 EXIT CODES:
   0  the call connected and was hung up (by either side), or --list succeeded
@@ -120,18 +145,96 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
 
-    /// How media is handled. `signaling-only` is the only engine for now:
-    /// no audio or video, the media path is reported connected at once, so
-    /// a connected call proves signaling, ringing and answering only. Real
-    /// media comes with the WebRTC engine.
-    #[arg(long, value_enum, value_name = "ENGINE", default_value_t = Media::SignalingOnly)]
+    /// How media is handled: `webrtc` sends and receives real VP8 video and
+    /// Opus audio peer to peer; `signaling-only` sends none and reports the
+    /// media path connected at once (it proves signaling, ringing and
+    /// answering only).
+    #[arg(long, value_enum, value_name = "ENGINE", default_value_t = Media::Webrtc)]
     media: Media,
+
+    /// Video to send: `test-pattern` (moving, carrying a frame counter and
+    /// its capture time, which the receiving side reads back), `none`, or
+    /// the path of a .y4m file (4:2:0, played in a loop).
+    #[arg(long, value_name = "SOURCE", default_value = "test-pattern")]
+    video: String,
+
+    /// Size of the test pattern, WIDTHxHEIGHT (even numbers).
+    #[arg(long, value_name = "WxH", default_value = "640x480", value_parser = parse_size)]
+    video_size: (u32, u32),
+
+    /// Frame rate of the test pattern.
+    #[arg(long, value_name = "FPS", default_value_t = 30)]
+    fps: u32,
+
+    /// Video bitrate in kbit/s (default: chosen for the size and rate).
+    #[arg(long, value_name = "KBPS")]
+    video_kbps: Option<u32>,
+
+    /// Audio to send: `tone` (a sine of --tone-hz), `none`, or the path of
+    /// a 16-bit PCM .wav file (any rate and channel count; played in a loop).
+    #[arg(long, value_name = "SOURCE", default_value = "tone")]
+    audio: String,
+
+    /// Frequency of the tone.
+    #[arg(long, value_name = "HZ", default_value_t = 440.0)]
+    tone_hz: f32,
+
+    /// Local address to offer for media (repeat for several). Default:
+    /// every address of the machine except loopback (loopback if that is
+    /// all there is).
+    #[arg(long = "bind", value_name = "IP")]
+    bind: Vec<IpAddr>,
+
+    /// Place (with --call/--call-name) or answer (with --answer) this many
+    /// calls one after another; each needs --hang-up-after on one side.
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "list")]
+    calls: u32,
+
+    /// For testing ICE restarts: this many seconds after media connects,
+    /// close the media sockets and bind new ones, as a network change
+    /// would. The path breaks, ICE restarts and media resumes.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "list")]
+    rebind_after: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Media {
+    /// Real audio and video over WebRTC.
+    Webrtc,
     /// No media; the call is reported connected once answered.
     SignalingOnly,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| "expected WIDTHxHEIGHT, e.g. 1280x720".to_owned())?;
+    let parse = |s: &str| s.trim().parse::<u32>().map_err(|e| format!("{s:?}: {e}"));
+    let (w, h) = (parse(w)?, parse(h)?);
+    if w < 64 || h < 64 || w % 2 == 1 || h % 2 == 1 || w > 3840 || h > 2160 {
+        return Err("width and height must be even, between 64x64 and 3840x2160".into());
+    }
+    Ok((w, h))
+}
+
+fn video_choice(args: &Args) -> VideoChoice {
+    match args.video.as_str() {
+        "none" => VideoChoice::None,
+        "test-pattern" => VideoChoice::TestPattern {
+            width: args.video_size.0,
+            height: args.video_size.1,
+            fps: args.fps,
+        },
+        path => VideoChoice::File(PathBuf::from(path)),
+    }
+}
+
+fn audio_choice(args: &Args) -> AudioChoice {
+    match args.audio.as_str() {
+        "none" => AudioChoice::None,
+        "tone" => AudioChoice::Tone(args.tone_hz),
+        path => AudioChoice::File(PathBuf::from(path)),
+    }
 }
 
 /// How the run ended: exit code and a sentence for the `exit` line.
@@ -176,10 +279,25 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let Args { media, .. } = args;
-    // The only engine; the match makes adding the WebRTC one a compile error here.
-    let media = match media {
-        Media::SignalingOnly => SignalingOnlyMedia,
+    for path in [&args.video, &args.audio] {
+        if !matches!(path.as_str(), "none" | "tone" | "test-pattern")
+            && !std::path::Path::new(path).is_file()
+        {
+            return Outcome::new(EXIT_CALL_FAILED, format!("no such media file: {path}"));
+        }
+    }
+    let headless_media = Arc::new(HeadlessMedia::new(video_choice(&args), audio_choice(&args)));
+    let (media, control): (Box<dyn MediaEngine>, Option<MediaControl>) = match args.media {
+        Media::Webrtc => {
+            let settings = MediaSettings {
+                bind: args.bind.clone(),
+                video_bitrate_kbps: args.video_kbps,
+                ..MediaSettings::default()
+            };
+            let (engine, control) = WebRtcEngine::new(settings, headless_media.clone());
+            (Box::new(engine), Some(control))
+        }
+        Media::SignalingOnly => (Box::new(SignalingOnlyMedia), None),
     };
 
     let rest = match RestClient::new(&args.server, args.allow_insecure) {
@@ -203,11 +321,16 @@ async fn run(args: Args) -> Outcome {
     let mut runner = Runner {
         call: call.clone(),
         args,
+        media: headless_media,
+        control,
         ever_connected: false,
         dialled: false,
         answered: false,
         call_connected: false,
+        calls_done: 0,
+        last_contacts: Vec::new(),
         hang_up_at: None,
+        rebind_at: None,
     };
     let outcome = loop {
         tokio::select! {
@@ -218,6 +341,14 @@ async fn run(args: Args) -> Outcome {
                 print_event(&event);
                 if let Some(outcome) = runner.on_event(event).await {
                     break outcome;
+                }
+            }
+            () = sleep_until(runner.rebind_at), if runner.rebind_at.is_some() => {
+                runner.rebind_at = None;
+                if let Some(control) = &runner.control {
+                    tracing::info!("rebinding the media sockets as asked");
+                    print(json!({"event": "rebind"}));
+                    control.rebind_sockets();
                 }
             }
             () = sleep_until(runner.hang_up_at), if runner.hang_up_at.is_some() => {
@@ -251,11 +382,17 @@ async fn run(args: Args) -> Outcome {
 struct Runner {
     call: CallHandle,
     args: Args,
+    media: Arc<HeadlessMedia>,
+    control: Option<MediaControl>,
     ever_connected: bool,
     dialled: bool,
     answered: bool,
     call_connected: bool,
+    /// Calls that ended (for --calls).
+    calls_done: u32,
+    last_contacts: Vec<Contact>,
     hang_up_at: Option<Instant>,
+    rebind_at: Option<Instant>,
 }
 
 impl Runner {
@@ -263,8 +400,23 @@ impl Runner {
         match event {
             DriverEvent::Connected { .. } => self.ever_connected = true,
             // Sent after every `Connected`; the first one is where a mode starts.
-            DriverEvent::PresenceSnapshot(contacts) => return self.on_contacts(&contacts).await,
+            DriverEvent::PresenceSnapshot(contacts) => {
+                self.last_contacts.clone_from(&contacts);
+                return self.on_contacts(&contacts).await;
+            }
             DriverEvent::Call(CallEvent::StateChanged(state)) => return self.on_state(state).await,
+            DriverEvent::MediaStats { call_id, stats } => {
+                let mut line = serde_json::to_value(&stats).unwrap_or_default();
+                line["event"] = json!("stats");
+                line["call_id"] = json!(call_id);
+                line["received"] = self
+                    .media
+                    .reception(call_id)
+                    .lock()
+                    .map(|r| r.progress())
+                    .unwrap_or_default();
+                print(line);
+            }
             DriverEvent::SignedOut => {
                 return Some(Outcome::new(EXIT_SIGN_IN, "signed out by the server"));
             }
@@ -324,6 +476,11 @@ impl Runner {
 
     async fn on_state(&mut self, state: CallState) -> Option<Outcome> {
         match state {
+            CallState::Connecting { call_id, .. } => {
+                if let Ok(mut reception) = self.media.reception(call_id).lock() {
+                    reception.mark_accepted(std::time::Instant::now());
+                }
+            }
             CallState::IncomingRinging { .. } if self.args.answer && !self.answered => {
                 self.answered = true;
                 tracing::info!("answering");
@@ -335,14 +492,20 @@ impl Runner {
                 }
             }
             CallState::Connected { .. } => {
-                if !self.call_connected
-                    && let Some(after) = self.args.hang_up_after
-                {
-                    self.hang_up_at = Some(Instant::now() + Duration::from_secs(after));
+                if !self.call_connected {
+                    let now = Instant::now();
+                    self.hang_up_at = self
+                        .args
+                        .hang_up_after
+                        .map(|s| now + Duration::from_secs(s));
+                    self.rebind_at = self.args.rebind_after.map(|s| now + Duration::from_secs(s));
                 }
                 self.call_connected = true;
             }
-            CallState::Ended { reason, .. } => {
+            CallState::Ended { reason, call_id } => {
+                self.hang_up_at = None;
+                self.rebind_at = None;
+                self.finish_call(call_id).await;
                 let hung_up = matches!(
                     reason,
                     CallEndReason::LocalHangUp
@@ -351,7 +514,12 @@ impl Runner {
                             ..
                         }
                 );
-                return Some(if self.call_connected && hung_up {
+                let ok = self.call_connected && hung_up;
+                self.calls_done += 1;
+                if ok && self.calls_done < self.args.calls {
+                    return self.next_call().await;
+                }
+                return Some(if ok {
                     Outcome::new(EXIT_OK, format!("call connected, then {}", reason.as_str()))
                 } else if self.call_connected {
                     Outcome::new(
@@ -370,6 +538,36 @@ impl Runner {
         None
     }
 
+    /// Prints what the ended call received, waits until its media session
+    /// has let go of everything, and prints the process's resources.
+    async fn finish_call(&mut self, call_id: Option<CallId>) {
+        if let Some(call_id) = call_id
+            && let Some(reception) = self.media.forget(call_id)
+        {
+            let mut line = reception.summary();
+            line["event"] = json!("media_summary");
+            line["call_id"] = json!(call_id);
+            print(line);
+        }
+        if let Some(control) = &self.control {
+            control.wait_released().await;
+        }
+        print(resources());
+    }
+
+    /// Gets ready for the next of --calls: the answerer waits, the caller
+    /// dials again.
+    async fn next_call(&mut self) -> Option<Outcome> {
+        self.call_connected = false;
+        self.answered = false;
+        self.dialled = false;
+        if self.args.answer {
+            return None;
+        }
+        let contacts = self.last_contacts.clone();
+        self.on_contacts(&contacts).await
+    }
+
     fn timeout_message(&self) -> String {
         let doing = if !self.ever_connected {
             "never connected to the signaling server"
@@ -384,6 +582,30 @@ impl Runner {
         };
         format!("timed out: {doing}")
     }
+}
+
+/// Open file descriptors, threads, tokio tasks and resident memory of
+/// this process (Linux; zeros elsewhere).
+fn resources() -> Value {
+    let open_fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    json!({
+        "event": "resources", "open_fds": open_fds, "threads": field("Threads:"),
+        "tasks": tasks, "rss_kb": field("VmRSS:"),
+    })
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -446,6 +668,8 @@ fn event_lines(event: &DriverEvent) -> Vec<Value> {
             "event": "auto_rejected", "call_id": call_id,
             "caller_id": caller.id, "caller_name": caller.display_name,
         }),
+        // Printed by the runner, with what the sinks saw.
+        DriverEvent::MediaStats { .. } => return Vec::new(),
         other => json!({"event": "other", "debug": format!("{other:?}")}),
     };
     vec![line]

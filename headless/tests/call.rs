@@ -89,6 +89,8 @@ impl TestServer {
         let mut child = Command::new(BIN)
             .args(["--server", &self.base, "--email", &account.email])
             .args(["--timeout", "15"])
+            // These tests are about signaling; real media is tests/calls.rs's.
+            .args(["--media", "signaling-only"])
             .args(mode)
             .env("CLINICALL_PASSWORD", PASSWORD)
             .env("RUST_LOG", "warn")
