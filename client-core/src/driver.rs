@@ -253,6 +253,13 @@ impl MediaEventSink {
         });
     }
 
+    /// The other party's media session said goodbye (it hung up).
+    pub fn peer_hung_up(&self) {
+        self.report(CallInput::MediaPeerHungUp {
+            call_id: self.call_id,
+        });
+    }
+
     /// Sends an SDP or ICE candidate of this call's session to the other
     /// party (through the signaling server). Dropped if the call is no
     /// longer the live one; queued for a resumed session while the socket

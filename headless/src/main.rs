@@ -21,7 +21,7 @@ use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
 use clinicall_client_core::signaling::{
     AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
 };
-use clinicall_protocol::{CallId, Contact, EndReason, UserId};
+use clinicall_protocol::{CallId, Contact, UserId};
 use media_io::{AudioChoice, HeadlessMedia, VideoChoice};
 use serde_json::{Value, json};
 use std::net::IpAddr;
@@ -42,6 +42,11 @@ const EXIT_TIMEOUT: u8 = 3;
 /// Could not sign in, or the login ended (signed out elsewhere).
 const EXIT_SIGN_IN: u8 = 4;
 
+/// Our `info`; the WebRTC stack's errors only (its warnings are about
+/// routine races, such as a connectivity check arriving before the
+/// candidate it belongs to). `RUST_LOG` overrides it.
+const DEFAULT_LOG_FILTER: &str = "info,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_srtp=error,rtc_sctp=error,rtc_interceptor=error";
+
 /// How long to wait, after the run's outcome, for the hang-up and the
 /// clean close of the connection.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
@@ -58,7 +63,8 @@ OUTPUT:
      \"last_counter\":…,\"setup_ms\":…,\"latency_ms\":{…},\"audio_frequencies_hz\":[…]}
     {\"event\":\"resources\",\"open_fds\":…,\"threads\":…,\"tasks\":…,\"rss_kb\":…}
     {\"event\":\"exit\",\"code\":0,\"message\":\"…\"}
-  Logs go to stderr (filter with RUST_LOG, default `info`).
+  Logs go to stderr (filter with RUST_LOG; default: our `info`, the WebRTC
+  stack's errors).
   `stats` comes once a second during a call: round-trip time, jitter,
   loss, bitrates, frames and frame rates both ways, and `received`: what
   the stamped test pattern and the tone that arrived say (last frame
@@ -73,7 +79,9 @@ SMOKE-TESTING A SERVER:
   Both exit 0 when the call connected, carried media, and was hung up.
 
 EXIT CODES:
-  0  the call connected and was hung up (by either side), or --list succeeded
+  0  the call connected and was hung up (by either side), or --list
+     succeeded, or (--incoming reject/ignore, --cancel-after) the call
+     ended without connecting as asked
   1  the call did not go as asked (refused, rejected, unanswered, failed)
   2  bad command line
   3  --timeout passed
@@ -130,6 +138,17 @@ struct Args {
     /// Mode: print the contacts with their online state and exit.
     #[arg(long)]
     list: bool,
+
+    /// With --answer: what to do with an incoming call: `accept` it,
+    /// `reject` it (decline), or `ignore` it (let it ring until the caller
+    /// gives up or the server's ring timeout ends it).
+    #[arg(long, value_enum, value_name = "ACTION", default_value_t = Incoming::Accept)]
+    incoming: Incoming,
+
+    /// With --call/--call-name: cancel the call if it is still ringing
+    /// this many seconds after the callee's devices started ringing.
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["answer", "list"])]
+    cancel_after: Option<u64>,
 
     /// The appointment id to send with the invite (--call, --call-name).
     #[arg(long, value_name = "ID", conflicts_with_all = ["answer", "list"])]
@@ -198,6 +217,16 @@ struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Incoming {
+    /// Answer the call.
+    Accept,
+    /// Decline the call.
+    Reject,
+    /// Do nothing; let it ring.
+    Ignore,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Media {
     /// Real audio and video over WebRTC.
     Webrtc,
@@ -258,7 +287,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -331,6 +360,7 @@ async fn run(args: Args) -> Outcome {
         last_contacts: Vec::new(),
         hang_up_at: None,
         rebind_at: None,
+        cancel_at: None,
     };
     let outcome = loop {
         tokio::select! {
@@ -341,6 +371,13 @@ async fn run(args: Args) -> Outcome {
                 print_event(&event);
                 if let Some(outcome) = runner.on_event(event).await {
                     break outcome;
+                }
+            }
+            () = sleep_until(runner.cancel_at), if runner.cancel_at.is_some() => {
+                runner.cancel_at = None;
+                tracing::info!("cancelling as asked");
+                if let Err(e) = call.cancel().await {
+                    tracing::warn!(error = %e, "cancel refused");
                 }
             }
             () = sleep_until(runner.rebind_at), if runner.rebind_at.is_some() => {
@@ -393,12 +430,19 @@ struct Runner {
     last_contacts: Vec<Contact>,
     hang_up_at: Option<Instant>,
     rebind_at: Option<Instant>,
+    cancel_at: Option<Instant>,
 }
 
 impl Runner {
     async fn on_event(&mut self, event: DriverEvent) -> Option<Outcome> {
         match event {
-            DriverEvent::Connected { .. } => self.ever_connected = true,
+            DriverEvent::Connected { .. } => {
+                if !self.ever_connected {
+                    // The baseline the `resources` after each call compare with.
+                    print(resources());
+                }
+                self.ever_connected = true;
+            }
             // Sent after every `Connected`; the first one is where a mode starts.
             DriverEvent::PresenceSnapshot(contacts) => {
                 self.last_contacts.clone_from(&contacts);
@@ -481,13 +525,33 @@ impl Runner {
                     reception.mark_accepted(std::time::Instant::now());
                 }
             }
+            CallState::OutgoingRinging { call_id: Some(_) } => {
+                if self.cancel_at.is_none()
+                    && let Some(after) = self.args.cancel_after
+                {
+                    self.cancel_at = Some(Instant::now() + Duration::from_secs(after));
+                }
+            }
             CallState::IncomingRinging { .. } if self.args.answer && !self.answered => {
                 self.answered = true;
-                tracing::info!("answering");
-                if let Err(e) = self.call.accept().await {
+                let result = match self.args.incoming {
+                    Incoming::Accept => {
+                        tracing::info!("answering");
+                        self.call.accept().await
+                    }
+                    Incoming::Reject => {
+                        tracing::info!("declining as asked");
+                        self.call.reject().await
+                    }
+                    Incoming::Ignore => {
+                        tracing::info!("letting it ring as asked");
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
                     return Some(Outcome::new(
                         EXIT_CALL_FAILED,
-                        format!("accept refused: {e}"),
+                        format!("answering refused: {e}"),
                     ));
                 }
             }
@@ -505,15 +569,26 @@ impl Runner {
             CallState::Ended { reason, call_id } => {
                 self.hang_up_at = None;
                 self.rebind_at = None;
+                self.cancel_at = None;
                 self.finish_call(call_id).await;
-                let hung_up = matches!(
-                    reason,
-                    CallEndReason::LocalHangUp
-                        | CallEndReason::Server {
-                            reason: EndReason::HungUp,
-                            ..
-                        }
-                );
+                let hung_up = reason.is_hang_up();
+                // Runs told not to connect succeed when the call ended their way.
+                let as_asked = match (self.args.incoming, &reason) {
+                    _ if self.call_connected => None,
+                    (Incoming::Reject, CallEndReason::LocalReject) => Some("declined as asked"),
+                    (Incoming::Ignore, _) if self.args.answer => Some("let it ring as asked"),
+                    (_, CallEndReason::LocalCancel) if self.args.cancel_after.is_some() => {
+                        Some("cancelled as asked")
+                    }
+                    _ => None,
+                };
+                if let Some(message) = as_asked {
+                    self.calls_done += 1;
+                    return Some(Outcome::new(
+                        EXIT_OK,
+                        format!("{message}: {}", reason.as_str()),
+                    ));
+                }
                 let ok = self.call_connected && hung_up;
                 self.calls_done += 1;
                 if ok && self.calls_done < self.args.calls {

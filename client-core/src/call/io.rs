@@ -122,6 +122,14 @@ pub enum CallInput {
         /// The call whose media session reports it.
         call_id: CallId,
     },
+    /// The other party's media session said goodbye (RTCP BYE on hang-up).
+    /// Ends the call only when the server no longer knows it
+    /// ([`super::CallSignaling::Detached`]): otherwise the server's
+    /// `call_ended` is the word that counts, and it is on its way.
+    MediaPeerHungUp {
+        /// The call whose media session reports it.
+        call_id: CallId,
+    },
 }
 
 impl CallInput {

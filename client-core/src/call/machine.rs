@@ -245,6 +245,12 @@ impl CallMachine {
                 self.on_media_failed(now, call_id);
                 Ok(())
             }
+            CallInput::MediaPeerHungUp { call_id } => {
+                if self.detached && self.media_event_applies(call_id) {
+                    self.end(CallEndReason::PeerHungUp, None);
+                }
+                Ok(())
+            }
         };
         self.report_signaling();
         result

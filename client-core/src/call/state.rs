@@ -193,13 +193,33 @@ pub enum CallEndReason {
     /// The server answered a message about the call with `not_found`: it no
     /// longer knows the call, which still needed it.
     UnknownToServer,
+    /// The other party hung up, and said so on the media path because the
+    /// server no longer knew the call ([`CallSignaling::Detached`]).
+    PeerHungUp,
 }
 
 impl CallEndReason {
     /// Whether this device decided the end (anything but
-    /// [`CallEndReason::Server`]).
+    /// [`CallEndReason::Server`] and [`CallEndReason::PeerHungUp`]).
     pub fn is_local(&self) -> bool {
-        !matches!(self, CallEndReason::Server { .. })
+        !matches!(
+            self,
+            CallEndReason::Server { .. } | CallEndReason::PeerHungUp
+        )
+    }
+
+    /// Whether the call ended because one of its two parties hung up (as
+    /// opposed to a refusal, a timeout or a failure).
+    pub fn is_hang_up(&self) -> bool {
+        matches!(
+            self,
+            CallEndReason::LocalHangUp
+                | CallEndReason::PeerHungUp
+                | CallEndReason::Server {
+                    reason: EndReason::HungUp,
+                    ..
+                }
+        )
     }
 
     /// A stable string for logs and metrics labels: the server's reason's
@@ -219,6 +239,8 @@ impl CallEndReason {
             CallEndReason::SessionLost => "local_session_lost",
             CallEndReason::SignalingClosed => "local_signaling_closed",
             CallEndReason::UnknownToServer => "local_unknown_to_server",
+            // The same words as the server's: the user sees one reason.
+            CallEndReason::PeerHungUp => "hung_up",
         }
     }
 }

@@ -1894,3 +1894,32 @@ fn arbitrary_input_sequences_keep_the_invariants() {
         }
     }
 }
+
+#[test]
+fn a_peer_goodbye_on_the_media_path_ends_a_detached_call() {
+    let mut sim = outgoing_call_detached();
+    let call_id = sim.call_id;
+    let out = sim.input_ok(CallInput::MediaPeerHungUp { call_id });
+    assert_eq!(sim.ended_reason(), CallEndReason::PeerHungUp);
+    assert!(sim.ended_reason().is_hang_up());
+    assert!(!sim.ended_reason().is_local());
+    assert_eq!(sim.ended_reason().as_str(), "hung_up");
+    // The server does not know the call: nothing to tell it.
+    assert!(sent(&out).is_empty(), "{out:?}");
+    assert_eq!(stops(&out), 1);
+}
+
+#[test]
+fn a_peer_goodbye_is_left_to_the_server_while_it_knows_the_call() {
+    let mut sim = outgoing_call_connected();
+    let call_id = sim.call_id;
+    let out = sim.input_ok(CallInput::MediaPeerHungUp { call_id });
+    assert!(out.is_empty(), "{out:?}");
+    assert!(matches!(sim.state(), CallState::Connected { .. }));
+    // A goodbye of another call changes nothing either.
+    let mut sim = outgoing_call_detached();
+    let out = sim.input_ok(CallInput::MediaPeerHungUp {
+        call_id: CallId::random(),
+    });
+    assert!(out.is_empty(), "{out:?}");
+}

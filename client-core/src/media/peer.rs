@@ -15,6 +15,7 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceServer;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::goodbye::Goodbye;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::packetizer::Payloader;
@@ -217,7 +218,21 @@ pub(crate) fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
     packet.as_any().is::<PictureLossIndication>() || packet.as_any().is::<FullIntraRequest>()
 }
 
-/// Marks inbound PLI and FIR for delivery to the application (see
+/// Whether an RTCP packet says the sender is leaving (RTCP BYE): our peer
+/// sends one when it hangs up.
+pub(crate) fn is_goodbye(packet: &dyn rtc::rtcp::Packet) -> bool {
+    packet.as_any().is::<Goodbye>()
+}
+
+/// The RTCP BYE we send on hang-up, for the sources we sent.
+pub(crate) fn goodbye(sources: Vec<u32>) -> Goodbye {
+    Goodbye {
+        sources,
+        reason: bytes::Bytes::from_static(b"hangup"),
+    }
+}
+
+/// Marks inbound PLI, FIR and BYE for delivery to the application (see
 /// [`build`]); everything else stays with the interceptors.
 #[derive(Default)]
 struct DeliverKeyframeRequests {
@@ -234,7 +249,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for DeliverKeyframeRequests {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<()> {
         if let Packet::Rtcp(packets) = &msg.message.packet
-            && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+            && packets
+                .iter()
+                .any(|p| is_keyframe_request(p.as_ref()) || is_goodbye(p.as_ref()))
         {
             msg.message.add(Attribute::DeliverToApplication);
         }

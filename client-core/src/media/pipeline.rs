@@ -42,9 +42,14 @@ pub(crate) enum DecoderNews {
 }
 
 /// Handles to the pipeline threads of one call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Pipeline {
     threads: Vec<JoinHandle<()>>,
+    /// Each thread holds a clone until its body returns, so the receiver
+    /// tells the async session when all are done without blocking a
+    /// runtime thread (or starting a blocking-pool one) to join them.
+    running_tx: Option<mpsc::Sender<()>>,
+    running_rx: mpsc::Receiver<()>,
     /// Asks the sending threads to end (the decode threads end when their
     /// channel closes).
     stop: Arc<AtomicBool>,
@@ -59,6 +64,19 @@ pub(crate) struct Pipeline {
 const OUTGOING_CAPACITY: usize = 16;
 /// Frames waiting for a decoder; the same reasoning.
 pub(crate) const DECODE_CAPACITY: usize = 8;
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        let (running_tx, running_rx) = mpsc::channel(1);
+        Pipeline {
+            threads: Vec::new(),
+            running_tx: Some(running_tx),
+            running_rx,
+            stop: Arc::default(),
+            keyframe_wanted: Arc::default(),
+        }
+    }
+}
 
 impl Pipeline {
     /// Starts the sending threads. Sources are opened on their threads (a
@@ -111,6 +129,11 @@ impl Pipeline {
     }
 
     fn spawn(&mut self, name: &str, body: impl FnOnce() + Send + 'static) {
+        let running = self.running_tx.clone();
+        let body = move || {
+            body();
+            drop(running);
+        };
         match std::thread::Builder::new().name(name.into()).spawn(body) {
             Ok(handle) => self.threads.push(handle),
             Err(e) => tracing::error!(error = %e, thread = name, "could not start a media thread"),
@@ -119,10 +142,14 @@ impl Pipeline {
 
     /// Asks every thread to end and waits for them. The session must have
     /// dropped its channel ends first (the receivers end on a closed
-    /// channel). Blocking: call from `spawn_blocking`.
-    pub(crate) fn join(self) {
+    /// channel).
+    pub(crate) async fn finish(mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.running_tx = None;
+        // `None` once every thread's body has returned.
+        while self.running_rx.recv().await.is_some() {}
         for thread in self.threads {
+            // The body has returned: this only reaps the thread.
             if thread.join().is_err() {
                 tracing::error!("a media thread panicked");
             }

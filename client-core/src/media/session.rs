@@ -141,6 +141,8 @@ struct Session {
     audio_expected_seq: Option<u16>,
     audio_lost: u64,
     keyframe_requests: KeyframeRequests,
+    /// The peer sent RTCP BYE (reported once).
+    peer_left: bool,
 }
 
 impl Session {
@@ -205,6 +207,7 @@ impl Session {
             audio_expected_seq: None,
             audio_lost: 0,
             keyframe_requests: KeyframeRequests::default(),
+            peer_left: false,
         };
         if session.role == MediaRole::Offerer {
             session.senders = Some(peer::add_tracks(&mut session.pc)?);
@@ -429,13 +432,18 @@ impl Session {
                     _ => tracing::trace!("RTP for an unknown track"),
                 }
             }
-            RTCMessage::RtcpPacket(_, packets)
+            RTCMessage::RtcpPacket(_, packets) => {
                 if packets
                     .iter()
-                    .any(|p| peer::is_keyframe_request(p.as_ref())) =>
-            {
-                PipelineCounters::add(&self.counters.keyframe_requests_received, 1);
-                self.pipeline.keyframe_wanted.store(true, Ordering::Relaxed);
+                    .any(|p| peer::is_keyframe_request(p.as_ref()))
+                {
+                    PipelineCounters::add(&self.counters.keyframe_requests_received, 1);
+                    self.pipeline.keyframe_wanted.store(true, Ordering::Relaxed);
+                }
+                if packets.iter().any(|p| peer::is_goodbye(p.as_ref())) && !self.peer_left {
+                    self.peer_left = true;
+                    self.events.peer_hung_up();
+                }
             }
             _ => {}
         }
@@ -701,6 +709,30 @@ impl Session {
         Ok(())
     }
 
+    /// Sends RTCP BYE for our streams: the hang-up reaches the peer over
+    /// the media path even when the server no longer knows the call (it
+    /// restarted mid-call), so both ends stop at once instead of waiting
+    /// for ICE to time out.
+    fn say_goodbye(&mut self) {
+        let Some(senders) = self.senders else { return };
+        if !self.established {
+            return;
+        }
+        let now = Instant::now();
+        let mut sources = Vec::new();
+        for id in [senders.video, senders.audio] {
+            if let Ok((_, ssrc, _, _)) = peer::sender_stamp(&mut self.pc, id) {
+                sources.push(ssrc);
+            }
+        }
+        if let Some(mut sender) = self.pc.rtp_sender(senders.video)
+            && let Err(e) = sender.write_rtcp(now, vec![Box::new(peer::goodbye(sources))])
+        {
+            tracing::debug!(error = %e, "could not send RTCP BYE");
+        }
+        self.flush();
+    }
+
     fn report_stats(&mut self) {
         let now = Instant::now();
         let report = self.pc.get_stats(now, StatsSelector::None);
@@ -727,6 +759,7 @@ impl Session {
     }
 
     async fn close(mut self, ch: Channels) {
+        self.say_goodbye();
         if let Err(e) = self.pc.close() {
             tracing::debug!(error = %e, "closing the peer connection");
         }
@@ -743,9 +776,7 @@ impl Session {
         // Closed channels end the decode threads; the stop flag ends the
         // senders within a frame time.
         drop((video_decode, audio_decode, ch));
-        if let Err(e) = tokio::task::spawn_blocking(move || pipeline.join()).await {
-            tracing::error!(%call_id, error = %e, "joining media threads failed");
-        }
+        pipeline.finish().await;
         tracing::debug!(%call_id, "media session closed");
     }
 }
