@@ -78,6 +78,8 @@ async fn media_flows_while_the_server_is_down_and_the_call_hangs_up_after_it_ret
     let callee_end = ended(&callee_lines);
     assert_eq!(callee_end["reason"], "hung_up", "{callee_lines:#?}");
     assert_eq!(callee_end["local"], false);
+    // Not the server's `call_ended` (which names who hung up): the BYE.
+    assert!(callee_end["by"].is_null(), "{callee_end:#}");
     // Media went on after the server came back too.
     let after = received_counters(&caller_lines[back..]);
     assert!(after.len() >= 2, "{caller_lines:#?}");
