@@ -246,3 +246,77 @@ async fn twenty_calls_in_a_row_release_every_socket_task_and_thread() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_media_is_sent_from_y4m_and_wav_files() {
+    use clinicall_media::{TestPattern, VideoSource, write_wav, write_y4m};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A Y4M of the stamped pattern (so the receiver can count its frames)
+    // long enough not to loop during the call, and a stereo 44.1 kHz WAV of
+    // 1 kHz (converted to 48 kHz mono on the way).
+    let video = dir.path().join("consultation.y4m");
+    let mut pattern = TestPattern::new(352, 288, 30).unpaced();
+    let frames: Vec<_> = (0..30 * 6).map(|_| pattern.next_frame().unwrap()).collect();
+    write_y4m(&video, 30, &frames).unwrap();
+    let audio = dir.path().join("voice.wav");
+    let samples: Vec<i16> = (0..44_100 * 2)
+        .flat_map(|i| {
+            let t = i as f64 / 44_100.0;
+            let v = (8_000.0 * (2.0 * std::f64::consts::PI * 1_000.0 * t).sin()) as i16;
+            [v, v]
+        })
+        .collect();
+    write_wav(&audio, 44_100, 2, &samples).unwrap();
+
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let patient_id = patient.id.to_string();
+    let callee = server.spawn(&patient, &["--answer", "--video-size", "320x240"]);
+    callee
+        .wait_for(LIMIT, |l| {
+            l["event"] == "signaling" && l["state"] == "connected"
+        })
+        .await;
+    let caller = server.spawn(
+        &doctor,
+        &[
+            "--call",
+            &patient_id,
+            "--hang-up-after",
+            "4",
+            "--video",
+            video.to_str().unwrap(),
+            "--audio",
+            audio.to_str().unwrap(),
+        ],
+    );
+    let (caller_code, caller_lines) = caller.finish(LIMIT).await;
+    let (callee_code, callee_lines) = callee.finish(LIMIT).await;
+    assert_eq!(caller_code, 0, "{caller_lines:#?}");
+    assert_eq!(callee_code, 0, "{callee_lines:#?}");
+    // The patient saw the file's frames in order at its size, and heard it.
+    assert_received(summary(&callee_lines), 352, 288, 3, 1_000.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_media_file_is_refused_before_signing_in() {
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let patient_id = patient.id.to_string();
+    let caller = server.spawn(
+        &doctor,
+        &["--call", &patient_id, "--video", "/nonexistent/clip.y4m"],
+    );
+    let (code, lines) = caller.finish(LIMIT).await;
+    assert_eq!(code, 1, "{lines:#?}");
+    let exit = lines.last().unwrap();
+    assert!(
+        exit["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/clip.y4m"),
+        "{exit:#}"
+    );
+    assert!(events(&lines, "signaling").is_empty(), "{lines:#?}");
+}
