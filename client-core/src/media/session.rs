@@ -608,8 +608,10 @@ impl Session {
                 self.pc.set_local_description(now, answer.clone())?;
                 self.events.send_signal(Signal::Answer { sdp: answer.sdp });
                 if ice_restart {
+                    // Reported as a restart when ICE next reconnects. Media
+                    // keeps flowing meanwhile if this side's path still
+                    // works (only ICE events say it does not).
                     self.restarting = true;
-                    self.ice_connected = false;
                 }
                 if first || ice_restart {
                     self.announce_candidates();
@@ -700,7 +702,6 @@ impl Session {
         self.pc
             .set_local_description(Instant::now(), offer.clone())?;
         self.awaiting_answer = true;
-        self.ice_connected = false;
         self.events.send_signal(Signal::Offer {
             sdp: offer.sdp,
             ice_restart: true,
