@@ -131,7 +131,8 @@ struct Args {
     #[arg(long, value_name = "DISPLAY_NAME")]
     call_name: Option<String>,
 
-    /// Mode: wait for an incoming call and accept it.
+    /// Mode: wait for an incoming call and accept it (or decline it, or let
+    /// it ring: see --incoming).
     #[arg(long)]
     answer: bool,
 
@@ -182,7 +183,8 @@ struct Args {
     video_size: (u32, u32),
 
     /// Frame rate of the test pattern.
-    #[arg(long, value_name = "FPS", default_value_t = 30)]
+    #[arg(long, value_name = "FPS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
 
     /// Video bitrate in kbit/s (default: chosen for the size and rate).
@@ -195,7 +197,7 @@ struct Args {
     audio: String,
 
     /// Frequency of the tone.
-    #[arg(long, value_name = "HZ", default_value_t = 440.0)]
+    #[arg(long, value_name = "HZ", default_value_t = 440.0, value_parser = parse_tone)]
     tone_hz: f32,
 
     /// Local address to offer for media (repeat for several). Default:
@@ -244,6 +246,14 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
         return Err("width and height must be even, between 64x64 and 3840x2160".into());
     }
     Ok((w, h))
+}
+
+fn parse_tone(text: &str) -> Result<f32, String> {
+    let hz: f32 = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
+    if !(50.0..=8_000.0).contains(&hz) {
+        return Err("the tone must be between 50 and 8000 Hz".into());
+    }
+    Ok(hz)
 }
 
 fn video_choice(args: &Args) -> VideoChoice {
