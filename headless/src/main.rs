@@ -65,10 +65,12 @@ OUTPUT:
     {\"event\":\"exit\",\"code\":0,\"message\":\"…\"}
   Logs go to stderr (filter with RUST_LOG; default: our `info`, the WebRTC
   stack's errors).
-  `stats` comes once a second during a call: round-trip time, jitter,
-  loss, bitrates, frames and frame rates both ways, and `received`: what
-  the stamped test pattern and the tone that arrived say (last frame
-  counter, capture-to-decode latency, dominant audio frequency).
+  `stats` comes once a second during a call: round-trip time, the type of
+  our selected ICE candidate (`local_candidate_type`: host, srflx, prflx,
+  or relay when the media goes through TURN), jitter, loss, bitrates,
+  frames and frame rates both ways, and `received`: what the stamped test
+  pattern and the tone that arrived say (last frame counter,
+  capture-to-decode latency, dominant audio frequency).
   `media_summary` and `resources` follow each call (`resources` once its
   media session has released its sockets and threads).
 
@@ -77,6 +79,8 @@ SMOKE-TESTING A SERVER:
   clinicall-headless --server https://clinic.example.org --email b@x \\
       --call-name \"A\" --hang-up-after 10
   Both exit 0 when the call connected, carried media, and was hung up.
+  Add --relay-only on both sides to check the server's TURN relay too:
+  `stats` then shows \"local_candidate_type\":\"relay\".
 
 EXIT CODES:
   0  the call connected and was hung up (by either side), or --list
@@ -206,6 +210,15 @@ struct Args {
     #[arg(long = "bind", value_name = "IP")]
     bind: Vec<IpAddr>,
 
+    /// Send media only through a TURN relay (ICE transport policy
+    /// "relay"): only relay candidates from the TURN servers the signaling
+    /// server sends are offered, never this machine's addresses or its
+    /// server-reflexive (NAT) address. For testing TURN, and for networks
+    /// where direct paths must not be used. A call fails if the server
+    /// sent no TURN server.
+    #[arg(long, conflicts_with = "list")]
+    relay_only: bool,
+
     /// Place (with --call/--call-name) or answer (with --answer) this many
     /// calls one after another; each needs --hang-up-after on one side.
     #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "list")]
@@ -330,6 +343,7 @@ async fn run(args: Args) -> Outcome {
         Media::Webrtc => {
             let settings = MediaSettings {
                 bind: args.bind.clone(),
+                relay_only: args.relay_only,
                 video_bitrate_kbps: args.video_kbps,
                 ..MediaSettings::default()
             };

@@ -299,3 +299,152 @@ pub fn received_counters(lines: &[Value]) -> Vec<u64> {
         .filter_map(|l| l["received"]["last_counter"].as_u64())
         .collect()
 }
+
+/// A real coturn (`turnserver`, Debian package `coturn`) on a free
+/// loopback port: TURN with TURN REST API credentials (`use-auth-secret`,
+/// the secret the signaling server signs with), and plain STUN. Its log
+/// says what it relayed. Stopped when dropped.
+pub struct Turn {
+    child: Child,
+    pub port: u16,
+    pub secret: String,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Turn {
+    /// Starts it and waits until it answers STUN. Fails (never skips) when
+    /// coturn is not installed.
+    pub async fn start() -> Turn {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_udp_and_tcp_port();
+        let secret = format!("turn-{}", uuid::Uuid::new_v4().simple());
+        let log = dir.path().join("turnserver.log");
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let child = Command::new("turnserver")
+            // No /etc/turnserver.conf: everything is on this line.
+            .arg("-n")
+            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+            .args(["--listening-port", &port.to_string()])
+            .args(["--use-auth-secret", "--static-auth-secret", &secret])
+            .args(["--realm", "clinicall.test"])
+            // Our peers are on loopback, which coturn refuses by default.
+            .arg("--allow-loopback-peers")
+            .args(["--no-tls", "--no-dtls", "--no-cli"])
+            .args(["--log-file", &log.display().to_string(), "--simple-log"])
+            .arg("--no-stdout-log")
+            // Sessions (allocations, permissions, usage) are logged only
+            // in verbose mode, STUN Binding requests only when asked; the
+            // tests read them.
+            .args(["--verbose", "--log-binding"])
+            .args(["--pidfile", &path("turnserver.pid")])
+            .args(["--userdb", &path("turndb")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    panic!(
+                        "the TURN tests need coturn's `turnserver`, which is not installed: \
+                         install the Debian package `coturn` (apt-get install coturn, or \
+                         `cargo xtask setup`)"
+                    )
+                }
+                panic!("cannot start turnserver: {e}")
+            });
+        let mut turn = Turn {
+            child,
+            port,
+            secret,
+            log,
+            _dir: dir,
+        };
+        turn.wait_until_it_answers_stun().await;
+        turn
+    }
+
+    async fn wait_until_it_answers_stun(&mut self) {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // A STUN Binding request (RFC 5389): type, length 0, magic cookie,
+        // transaction id.
+        let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        request.extend_from_slice(&uuid::Uuid::new_v4().as_bytes()[..12]);
+        let mut buf = [0u8; 512];
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("turnserver exited ({status}):\n{}", self.log());
+            }
+            socket
+                .send_to(&request, ("127.0.0.1", self.port))
+                .await
+                .unwrap();
+            let answer =
+                tokio::time::timeout(Duration::from_millis(100), socket.recv_from(&mut buf)).await;
+            if let Ok(Ok((n, _))) = answer
+                && n >= 20
+                && buf[..2] == [0x01, 0x01]
+                && buf[8..20] == request[8..20]
+            {
+                return;
+            }
+        }
+        panic!("turnserver did not answer STUN in 10 s:\n{}", self.log());
+    }
+
+    /// The TURN URL (UDP), for `ice.turn_urls`.
+    pub fn turn_url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    }
+
+    /// The same server as a STUN server.
+    pub fn stun_url(&self) -> String {
+        format!("stun:127.0.0.1:{}", self.port)
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to `limit`) for `count` log lines matching `pick`; every
+    /// such line so far.
+    pub async fn wait_for_log(
+        &self,
+        limit: Duration,
+        count: usize,
+        pick: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let found: Vec<String> = self
+                .log()
+                .lines()
+                .filter(|l| pick(l))
+                .map(str::to_owned)
+                .collect();
+            if found.len() >= count {
+                return found;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "{count} such lines expected in the TURN server's log:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A loopback port free for both UDP and TCP (coturn listens on both).
+fn free_udp_and_tcp_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -31,6 +31,11 @@ pub const GROUPS: &[PackageGroup] = &[
         purpose: "VP8 and Opus for call media (libvpx, libopus, found through pkg-config)",
         packages: &["libvpx-dev", "libopus-dev"],
     },
+    PackageGroup {
+        name: "turn",
+        purpose: "coturn TURN server for the relay end-to-end test",
+        packages: &["coturn"],
+    },
 ];
 
 /// Names of the groups building and testing the whole workspace needs.

@@ -23,11 +23,16 @@
 //!   microphone in the app, synthetic or file sources in the headless
 //!   client and the tests, behind the same traits.
 //! - [`CallStats`] is reported once a second through the driver.
+//! - The session gathers server-reflexive and relay candidates from the
+//!   welcome's STUN and TURN servers on the call's own sockets (`gather`),
+//!   and carries relayed media through the TURN server;
+//!   [`MediaSettings::relay_only`] offers nothing else.
 //!
 //! [`MediaEngine`]: crate::driver::MediaEngine
 
 mod assembler;
 mod engine;
+mod gather;
 mod net;
 mod peer;
 mod pipeline;
@@ -83,6 +88,12 @@ pub struct MediaSettings {
     pub ice_failed_timeout: Duration,
     /// How often ICE sends keepalive checks on the selected pair.
     pub ice_keepalive_interval: Duration,
+    /// ICE transport policy "relay": offer only relay candidates from the
+    /// welcome's TURN servers, so media always goes through one (our
+    /// addresses are never revealed to the peer). For testing TURN, and
+    /// for networks where direct paths must not be used. A call fails to
+    /// start when there is no TURN server.
+    pub relay_only: bool,
 }
 
 impl Default for MediaSettings {
@@ -95,6 +106,7 @@ impl Default for MediaSettings {
             ice_disconnected_timeout: Duration::from_secs(2),
             ice_failed_timeout: Duration::from_secs(8),
             ice_keepalive_interval: Duration::from_millis(500),
+            relay_only: false,
         }
     }
 }

@@ -7,12 +7,12 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInf
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::configuration::RTCBundlePolicy;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
 use rtc::peer_connection::transport::RTCIceServer;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::goodbye::Goodbye;
@@ -112,6 +112,11 @@ pub(crate) fn build(
         // pair. Nothing is gained by waiting on a direct path.
         .with_host_acceptance_min_wait(Some(Duration::ZERO))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        // A relay pair waits 2 s by default, in case a direct one (better)
+        // validates meanwhile; relay-only has nothing better to wait for.
+        // Otherwise the defaults stay (srflx 0.5 s, relay 2 s): a relayed
+        // call costs TURN bandwidth, worth a slower start on hard networks.
+        .with_relay_acceptance_min_wait(settings.relay_only.then_some(Duration::ZERO))
         // ICE sends its checks on a timer (200 ms by default), so a pair
         // formed just after a tick waits for the next; checking pairs
         // every 10 ms (for the same 1.6 s in all) makes loopback and LAN
@@ -144,6 +149,13 @@ pub(crate) fn build(
                 .collect(),
         )
         .with_bundle_policy(RTCBundlePolicy::MaxBundle)
+        // The stack then ignores any local candidate but relay ones (we
+        // do not offer them either: see the session).
+        .with_ice_transport_policy(if settings.relay_only {
+            RTCIceTransportPolicy::Relay
+        } else {
+            RTCIceTransportPolicy::All
+        })
         .build();
 
     RTCPeerConnectionBuilder::new()

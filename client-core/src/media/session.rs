@@ -10,6 +10,7 @@
 use super::MediaIo;
 use super::MediaSettings;
 use super::assembler::{Assembled, FrameAssembler};
+use super::gather::{Gathered, Gatherer, Resolved};
 use super::net::{self, DATAGRAM_CAPACITY, Datagram, HostSocket};
 use super::peer::{self, Senders};
 use super::pipeline::{DecoderNews, KeyframeRequests, Outgoing, Pipeline};
@@ -34,8 +35,9 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::statistics::StatsSelector;
+use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -99,6 +101,8 @@ struct Channels {
     datagrams: mpsc::Receiver<Datagram>,
     outgoing: mpsc::Receiver<Outgoing>,
     decoder_news: mpsc::UnboundedReceiver<DecoderNews>,
+    /// STUN/TURN server names looked up.
+    resolved: mpsc::UnboundedReceiver<Resolved>,
 }
 
 struct Session {
@@ -110,6 +114,13 @@ struct Session {
     addresses: Vec<IpAddr>,
     sockets: Vec<HostSocket>,
     datagram_tx: mpsc::Sender<Datagram>,
+    /// Server-reflexive and relay candidates, and the relays' traffic.
+    gatherer: Gatherer,
+    /// Our description for the current ICE round is out: candidates go
+    /// to the peer as they are found (before, they wait for it).
+    candidates_open: bool,
+    /// End-of-candidates was signalled for the current ICE round.
+    candidates_ended: bool,
     pipeline: Pipeline,
     video_decode: mpsc::Sender<Vec<u8>>,
     audio_decode: mpsc::Sender<Option<Vec<u8>>>,
@@ -160,6 +171,14 @@ impl Session {
         } = params;
         let addresses = net::host_addresses(&settings.bind);
         let loopback = addresses.iter().any(IpAddr::is_loopback);
+        let (gatherer, resolved) = Gatherer::new(&ice_servers, settings.relay_only);
+        if settings.relay_only && !gatherer.has_turn() {
+            return Err(rtc::shared::error::Error::Other(
+                "relay-only media needs a TURN server (a turn: URL over UDP with credentials), \
+                 and the signaling server sent none"
+                    .into(),
+            ));
+        }
         let pc = peer::build(&settings, &ice_servers, certificate.as_ref(), loopback)?;
 
         let (datagram_tx, datagrams) = mpsc::channel(DATAGRAM_CAPACITY);
@@ -186,6 +205,9 @@ impl Session {
             addresses,
             sockets,
             datagram_tx,
+            gatherer,
+            candidates_open: false,
+            candidates_ended: false,
             pipeline,
             video_decode,
             audio_decode,
@@ -222,10 +244,15 @@ impl Session {
             });
             session.announce_candidates();
         }
+        // After the offer: gathering only queues requests here; they
+        // leave at the loop's first flush and the answers trickle in.
+        let hosts = session.host_addresses();
+        session.gatherer.start(Instant::now(), &hosts);
         let channels = Channels {
             datagrams,
             outgoing,
             decoder_news,
+            resolved,
         };
         Ok((session, channels))
     }
@@ -240,7 +267,10 @@ impl Session {
         stats_tick.tick().await; // the first tick is immediate
         loop {
             self.flush();
-            let deadline = self.pc.poll_timeout();
+            let deadline = match (self.pc.poll_timeout(), self.gatherer.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
@@ -261,10 +291,16 @@ impl Session {
                         self.request_keyframe(Instant::now());
                     }
                 },
+                Some(resolved) = ch.resolved.recv() => {
+                    self.gatherer.on_resolved(Instant::now(), resolved);
+                }
                 () = sleep_until(deadline) => {
-                    if let Err(e) = self.pc.handle_timeout(Instant::now()) {
+                    let now = Instant::now();
+                    // Each compares `now` with its own deadlines.
+                    if let Err(e) = self.pc.handle_timeout(now) {
                         tracing::debug!(call_id = %self.call_id, error = %e, "peer connection timeout");
                     }
+                    self.gatherer.handle_timeout(now);
                 }
                 _ = stats_tick.tick() => self.report_stats(),
             }
@@ -292,23 +328,25 @@ impl Session {
         }
     }
 
-    /// One round of draining; whether the stack reported any event.
+    /// One round of draining; whether the stack reported any event (or
+    /// gathering had news).
     fn flush_once(&mut self) -> bool {
+        // Relayed data first, so that what the stack answers leaves in
+        // this round.
+        let mut evented = self.take_gathered();
         while let Some(packet) = self.pc.poll_write() {
-            let local = packet.transport.local_addr;
-            let Some(socket) = self.sockets.iter().find(|s| s.local == local) else {
-                // Written for a socket we closed (rebind): it goes nowhere,
-                // as it would on a network that went away.
-                continue;
-            };
-            if let Err(e) = socket
-                .socket
-                .try_send_to(&packet.message, packet.transport.peer_addr)
+            let (local, peer) = (packet.transport.local_addr, packet.transport.peer_addr);
+            if !self.send_from(local, &packet.message, peer)
+                && !self
+                    .gatherer
+                    .relay_send(packet.now, local, peer, packet.message)
             {
-                tracing::trace!(error = %e, "media send failed");
+                // Written for a socket or relay we closed (rebind): it goes
+                // nowhere, as it would on a network that went away.
+                tracing::trace!(%local, "nothing to send from");
             }
         }
-        let mut evented = false;
+        self.send_gathering();
         while let Some(event) = self.pc.poll_event() {
             evented = true;
             self.on_event(event);
@@ -319,16 +357,68 @@ impl Session {
         evented
     }
 
+    /// Sends `data` from our socket bound to `local`; `false` if there is
+    /// none.
+    fn send_from(&self, local: SocketAddr, data: &[u8], to: SocketAddr) -> bool {
+        let Some(socket) = self.sockets.iter().find(|s| s.local == local) else {
+            return false;
+        };
+        if let Err(e) = socket.socket.try_send_to(data, to) {
+            tracing::trace!(error = %e, "media send failed");
+        }
+        true
+    }
+
+    /// Sends what gathering (STUN requests, TURN traffic) wants sent.
+    fn send_gathering(&mut self) {
+        while let Some(transmit) = self.gatherer.poll_transmit() {
+            self.send_from(transmit.local, &transmit.data, transmit.to);
+        }
+    }
+
+    /// Handles what gathering found or received; whether there was any.
+    fn take_gathered(&mut self) -> bool {
+        let mut any = false;
+        while let Some(news) = self.gatherer.poll() {
+            any = true;
+            match news {
+                Gathered::Candidate(init) if self.candidates_open => self.announce(init),
+                // Announced with the rest once our description is out.
+                Gathered::Candidate(_) => {}
+                Gathered::Relayed {
+                    relayed,
+                    from,
+                    data,
+                } => self.read(relayed, from, Instant::now(), data),
+                Gathered::Complete if self.candidates_open => self.end_candidates(),
+                Gathered::Complete => {}
+            }
+        }
+        any
+    }
+
     fn on_datagram(&mut self, datagram: Datagram) {
+        let Some(datagram) = self.gatherer.intercept(datagram.at, datagram) else {
+            // A STUN answer, or the TURN server's: what it carried (data
+            // relayed from the peer) goes in now, in arrival order.
+            self.take_gathered();
+            return;
+        };
+        self.read(datagram.local, datagram.peer, datagram.at, datagram.data);
+    }
+
+    /// Gives the peer connection a datagram that reached our address
+    /// `local` (a socket's, or a relayed one) from `peer`.
+    fn read(&mut self, local: SocketAddr, peer: SocketAddr, at: Instant, data: bytes::BytesMut) {
         let result = self.pc.handle_read(TaggedBytesMut {
-            now: datagram.at,
+            now: at,
             transport: TransportContext {
-                local_addr: datagram.local,
-                peer_addr: datagram.peer,
+                local_addr: local,
+                peer_addr: peer,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
             },
-            message: datagram.data,
+            message: data,
         });
         if let Err(e) = result {
             tracing::trace!(call_id = %self.call_id, error = %e, "dropped a datagram");
@@ -579,8 +669,18 @@ impl Session {
             SessionCommand::RestartIce => self.restart_ice(),
             SessionCommand::Rebind => {
                 tracing::info!(call_id = %self.call_id, "rebinding media sockets");
+                // Relays live on the old sockets: release them while the
+                // sockets still can, and gather again on the new ones.
+                for transmit in self.gatherer.release(Instant::now()) {
+                    self.send_from(transmit.local, &transmit.data, transmit.to);
+                }
                 self.sockets.clear();
                 self.sockets = net::bind_all(&self.addresses, &self.datagram_tx).await;
+                // Like the new host candidates, what is gathered now waits
+                // for the ICE restart's description.
+                self.candidates_open = false;
+                let hosts = self.host_addresses();
+                self.gatherer.start(Instant::now(), &hosts);
                 Ok(())
             }
         };
@@ -666,29 +766,57 @@ impl Session {
         }
     }
 
-    /// Offers our sockets as host candidates, locally and to the peer.
+    /// Offers our candidates, locally and to the peer: the sockets as host
+    /// candidates (unless relay-only) and whatever gathering found so far;
+    /// later findings follow as they come.
     fn announce_candidates(&mut self) {
-        for socket in &self.sockets {
-            let init = match socket.candidate() {
-                Ok(init) => init,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not describe a local candidate");
-                    continue;
+        if !self.settings.relay_only {
+            let mut hosts = Vec::new();
+            for socket in &self.sockets {
+                match socket.candidate() {
+                    Ok(init) => hosts.push(init),
+                    Err(e) => tracing::warn!(error = %e, "could not describe a local candidate"),
                 }
-            };
-            if let Err(e) = self.pc.add_local_candidate(init.clone()) {
-                tracing::warn!(error = %e, "could not add a local candidate");
-                continue;
             }
-            self.events.send_signal(Signal::Candidate {
-                candidate: init.candidate,
-                sdp_mid: init.sdp_mid.or(Some("0".to_owned())),
-                sdp_mline_index: init.sdp_mline_index.or(Some(0)),
-                username_fragment: init.username_fragment,
-            });
+            for init in hosts {
+                self.announce(init);
+            }
+        }
+        for init in self.gatherer.candidates().to_vec() {
+            self.announce(init);
+        }
+        self.candidates_open = true;
+        self.candidates_ended = false;
+        if self.gatherer.is_complete() {
+            self.end_candidates();
+        }
+    }
+
+    /// Adds one local candidate and sends it to the peer.
+    fn announce(&mut self, init: RTCIceCandidateInit) {
+        if let Err(e) = self.pc.add_local_candidate(init.clone()) {
+            tracing::warn!(error = %e, "could not add a local candidate");
+            return;
+        }
+        self.events.send_signal(Signal::Candidate {
+            candidate: init.candidate,
+            sdp_mid: init.sdp_mid.or(Some("0".to_owned())),
+            sdp_mline_index: init.sdp_mline_index.or(Some(0)),
+            username_fragment: init.username_fragment,
+        });
+    }
+
+    /// No more candidates this ICE round (once gathering is complete).
+    fn end_candidates(&mut self) {
+        if std::mem::replace(&mut self.candidates_ended, true) {
+            return;
         }
         let _ = self.pc.add_local_candidate(RTCIceCandidateInit::default());
         self.events.send_signal(Signal::EndOfCandidates);
+    }
+
+    fn host_addresses(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|s| s.local).collect()
     }
 
     fn restart_ice(&mut self) -> Result<(), rtc::shared::error::Error> {
@@ -743,6 +871,7 @@ impl Session {
                 .filter(|pair| pair.nominated && pair.current_round_trip_time > 0.0)
                 .map(|pair| round2(pair.current_round_trip_time * 1000.0))
                 .next(),
+            local_candidate_type: selected_local_candidate_type(&report),
             ..Default::default()
         };
         for inbound in report.inbound_rtp_streams() {
@@ -765,6 +894,10 @@ impl Session {
             tracing::debug!(error = %e, "closing the peer connection");
         }
         self.flush(); // DTLS close_notify, so the peer does not wait for a timeout
+        // Frees the TURN server's ports now rather than at lifetime's end.
+        for transmit in self.gatherer.release(Instant::now()) {
+            self.send_from(transmit.local, &transmit.data, transmit.to);
+        }
         let Session {
             call_id,
             sockets,
@@ -780,6 +913,30 @@ impl Session {
         pipeline.finish().await;
         tracing::debug!(%call_id, "media session closed");
     }
+}
+
+/// The type (`host`, `srflx`, `prflx`, `relay`) of our side of the
+/// selected candidate pair: whether the call goes through a relay.
+fn selected_local_candidate_type(report: &RTCStatsReport) -> Option<String> {
+    let selected = report
+        .transport()
+        .map(|t| t.selected_candidate_pair_id.as_str())
+        .filter(|id| !id.is_empty());
+    let pair = report
+        .candidate_pairs()
+        .find(|pair| Some(pair.stats.id.as_str()) == selected)
+        .or_else(|| report.candidate_pairs().find(|pair| pair.nominated))?;
+    // Pairs name the ICE agent's candidate id; the candidates' own entries
+    // carry it with a prefix.
+    let prefixed = format!("RTCLocalIceCandidate_{}", pair.local_candidate_id);
+    [pair.local_candidate_id.as_str(), prefixed.as_str()]
+        .into_iter()
+        .find_map(|id| match report.get(id)? {
+            RTCStatsReportEntry::LocalCandidate(candidate) => {
+                Some(candidate.candidate_type.to_string())
+            }
+            _ => None,
+        })
 }
 
 fn round2(x: f64) -> f64 {

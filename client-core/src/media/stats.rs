@@ -17,6 +17,10 @@ pub struct CallStats {
     pub elapsed_ms: u64,
     /// Round-trip time of the selected ICE candidate pair (STUN checks).
     pub rtt_ms: Option<f64>,
+    /// Type of our candidate in the selected pair: `host`, `srflx`,
+    /// `prflx` or `relay` (the media goes through a TURN server). `None`
+    /// until a pair is selected.
+    pub local_candidate_type: Option<String>,
     /// What we send.
     pub outbound: OutboundStats,
     /// What we receive.
@@ -107,6 +111,7 @@ pub(crate) struct RateTracker {
 #[derive(Debug, Default)]
 pub(crate) struct TransportFigures {
     pub(crate) rtt_ms: Option<f64>,
+    pub(crate) local_candidate_type: Option<String>,
     pub(crate) video_jitter_ms: Option<f64>,
     pub(crate) audio_jitter_ms: Option<f64>,
 }
@@ -145,6 +150,7 @@ impl RateTracker {
         let stats = CallStats {
             elapsed_ms: now.saturating_duration_since(self.started).as_millis() as u64,
             rtt_ms: transport.rtt_ms,
+            local_candidate_type: transport.local_candidate_type,
             outbound: OutboundStats {
                 video_kbps: round1(kbps(0)),
                 audio_kbps: round1(kbps(1)),
