@@ -4,17 +4,23 @@
 //! then for each client count starts a fresh server on a free loopback port
 //! with a throw-away database, runs `loadgen` against it, stops it, and
 //! prints a markdown table with the machine it ran on.
+//!
+//! `bench call` (in [`call`]) measures the call engine with two headless
+//! clients against a fresh local server.
 
+mod call;
+
+use crate::server::{ServerProcess, free_port};
 use crate::{bin, build_bins, setup, step, toml_string};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Target from the benchmark's issue: p99 relay latency at 5,000 clients
 /// and 5,000 messages per second.
@@ -28,6 +34,10 @@ pub enum BenchCmd {
     /// Signaling relay load: N WebSocket clients in pairs relaying
     /// ICE-candidate-sized messages through a fresh local server.
     Signaling(SignalingArgs),
+    /// The call engine: call setup time, capture-to-decode latency, client
+    /// CPU and client memory over many calls, with two headless clients in
+    /// real calls on loopback.
+    Call(call::CallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +79,7 @@ enum Contacts {
 pub fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Signaling(args) => signaling(args),
+        BenchCmd::Call(args) => call::call(args),
     }
 }
 
@@ -140,39 +151,6 @@ fn signaling(args: SignalingArgs) -> Result<()> {
     Ok(())
 }
 
-/// A server child that is stopped when dropped, so no error path leaves it
-/// running.
-struct ServerProcess {
-    child: Child,
-}
-
-impl ServerProcess {
-    /// SIGTERM (graceful), then SIGKILL after a grace period.
-    fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 fn run_one(server: &Path, loadgen: &Path, clients: usize, args: &SignalingArgs) -> Result<Value> {
     let dir =
         std::env::temp_dir().join(format!("clinicall-bench-{}-{clients}", std::process::id()));
@@ -208,15 +186,12 @@ fn run_one(server: &Path, loadgen: &Path, clients: usize, args: &SignalingArgs) 
             cmd.env_remove(key);
         }
     }
-    let mut process = ServerProcess {
-        child: cmd
-            .spawn()
-            .with_context(|| format!("starting {}", server.display()))?,
-    };
+    let mut process = ServerProcess::spawn(cmd, &server.display().to_string())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_ready(&mut process, addr, Duration::from_secs(60))
+    process
+        .wait_ready(addr, Duration::from_secs(60))
         .with_context(|| format!("server log: {}", log_path.display()))?;
-    eprintln!("xtask: server pid {} ready on {addr}", process.child.id());
+    eprintln!("xtask: server pid {} ready on {addr}", process.id());
 
     let output = Command::new(loadgen)
         .arg("--server")
@@ -227,14 +202,14 @@ fn run_one(server: &Path, loadgen: &Path, clients: usize, args: &SignalingArgs) 
         .args(["--rate", &args.rate.to_string()])
         .args(["--duration", &args.duration.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
-        .args(["--server-pid", &process.child.id().to_string()])
+        .args(["--server-pid", &process.id().to_string()])
         .args((args.contacts == Contacts::Care).then_some("--care-relations"))
         .args(&args.loadgen_args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("running {}", loadgen.display()))?;
-    let server_exited = process.child.try_wait().ok().flatten();
+    let server_exited = process.exited();
     process.stop();
     if let Some(status) = server_exited {
         bail!(
@@ -302,69 +277,8 @@ fn bench_server_config(
     )
 }
 
-/// A loopback port nobody listens on right now.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// Polls `GET /readyz` until it answers 200, the server exits, or the
-/// timeout passes.
-fn wait_ready(server: &mut ServerProcess, addr: SocketAddr, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = server.child.try_wait()? {
-            bail!("the server exited before it was ready ({status})");
-        }
-        if http_get_status(addr, "/readyz") == Some(200) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("the server was not ready after {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The status code of a plain HTTP/1.1 GET, or `None` if there is no
-/// answer.
-fn http_get_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(2)))
-        .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut head = [0u8; 64];
-    let mut len = 0;
-    while len < head.len() {
-        match stream.read(&mut head[len..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                if head[..len].contains(&b'\n') {
-                    break;
-                }
-            }
-            Err(_) => return None,
-        }
-    }
-    parse_status_line(&String::from_utf8_lossy(&head[..len]))
-}
-
-/// `200` from `HTTP/1.1 200 OK\r\n...`.
-fn parse_status_line(response: &str) -> Option<u16> {
-    let line = response.lines().next()?;
-    let mut parts = line.split_whitespace();
-    if !parts.next()?.starts_with("HTTP/") {
-        return None;
-    }
-    parts.next()?.parse().ok()
-}
-
 /// CPUs, CPU model, kernel and memory, as markdown.
-fn machine_info() -> String {
+pub(crate) fn machine_info() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -464,49 +378,6 @@ fn verdicts(results: &[(usize, Result<Value>)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_line_parsing() {
-        assert_eq!(
-            parse_status_line("HTTP/1.1 200 OK\r\ncontent-length: 0"),
-            Some(200)
-        );
-        assert_eq!(
-            parse_status_line("HTTP/1.1 503 Service Unavailable\r\n"),
-            Some(503)
-        );
-        assert_eq!(parse_status_line("SSH-2.0-OpenSSH"), None);
-        assert_eq!(parse_status_line(""), None);
-    }
-
-    #[test]
-    fn readyz_probe_reads_a_real_response() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 256];
-            while !request.ends_with(b"\r\n\r\n") {
-                let n = s.read(&mut buf).unwrap();
-                assert!(n > 0, "request ended early");
-                request.extend_from_slice(&buf[..n]);
-            }
-            let request = String::from_utf8(request).unwrap();
-            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
-                .unwrap();
-            request
-        });
-        assert_eq!(http_get_status(addr, "/readyz"), Some(503));
-        assert!(
-            server
-                .join()
-                .unwrap()
-                .starts_with("GET /readyz HTTP/1.1\r\n")
-        );
-        // Nothing listens there any more.
-        assert_eq!(http_get_status(addr, "/readyz"), None);
-    }
 
     #[test]
     fn bench_config_scales_the_message_limit() {

@@ -4,10 +4,15 @@
 //! - `setup`: install the system packages a fresh Debian/Ubuntu machine needs;
 //! - `test`: setup, then every test; with `--lint` or `CI` set also rustfmt
 //!   and clippy (this is what `.ci/run` runs);
-//! - `run`: build the signaling server and run it locally with demo accounts;
-//! - `bench signaling`: the signaling relay load benchmark.
+//! - `run`: build the server and the headless client, run the server
+//!   locally with demo accounts and show a demo call;
+//! - `bench signaling`: the signaling relay load benchmark;
+//! - `bench call`: call setup, media latency, CPU and memory of the client.
 
 mod bench;
+mod headless;
+mod run;
+mod server;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -41,9 +46,10 @@ enum Cmd {
         #[arg(long)]
         lint: bool,
     },
-    /// Build the signaling server (release) and run it in the foreground
-    /// with demo accounts, keeping its data in ./.clinicall/.
-    Run,
+    /// Build the server and the headless client (release), start the
+    /// server with demo accounts (data in ./.clinicall/), show a demo call
+    /// between two headless clients, then serve until Ctrl-C.
+    Run(run::RunArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -61,7 +67,7 @@ fn main() -> ExitCode {
             setup::ensure(&names)
         }
         Cmd::Test { lint } => test(lint),
-        Cmd::Run => run(),
+        Cmd::Run(args) => run::run(args),
         Cmd::Bench(cmd) => bench::run(cmd),
     };
     match result {
@@ -241,61 +247,6 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The config `cargo xtask run` writes on first use.
-fn local_server_config(database: &Path, jwt_secret: &str) -> String {
-    format!(
-        "# Written by `cargo xtask run` on first use; edit freely, it is not overwritten.\n\
-         [server]\n\
-         listen = \"127.0.0.1:8787\"\n\
-         \n\
-         [storage]\n\
-         database = {}\n\
-         \n\
-         [auth]\n\
-         jwt_secret = {}\n",
-        toml_string(&database.to_string_lossy()),
-        toml_string(jwt_secret),
-    )
-}
-
-/// `cargo xtask run`. Today it runs the server alone, replacing this
-/// process (so Ctrl-C goes straight to it). When the desktop app joins, this
-/// becomes: prepare each component, start the server as a child, wait for
-/// `/readyz`, run the app in the foreground, stop the server after it.
-fn run() -> Result<()> {
-    step("setup");
-    setup::ensure(&["build"])?;
-    step("building the signaling server (release)");
-    let bins = build_bins(true, &["clinicall-signaling-server"])?;
-    let server = bin(&bins, "signaling-server")?.clone();
-    let mut cmd = prepare_local_server(&server)?;
-    step("starting signaling-server on 127.0.0.1:8787 with demo accounts (Ctrl-C stops it)");
-    use std::os::unix::process::CommandExt;
-    // `exec` only returns on failure.
-    let err = cmd.exec();
-    Err(err).with_context(|| format!("executing {}", server.display()))
-}
-
-/// Creates `./.clinicall/` and its `server.toml` (with a fresh JWT secret)
-/// if needed, and returns the command that serves with demo accounts.
-fn prepare_local_server(server: &Path) -> Result<Command> {
-    let root = workspace_root();
-    let data = root.join(".clinicall");
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let config = data.join("server.toml");
-    if !config.exists() {
-        let text = local_server_config(&data.join("server.sqlite3"), &random_hex(32)?);
-        write_private(&config, &text)?;
-        eprintln!("xtask: wrote {}", config.display());
-    }
-    let mut cmd = Command::new(server);
-    cmd.arg("--config")
-        .arg(&config)
-        .args(["serve", "--demo"])
-        .current_dir(&root);
-    Ok(cmd)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,17 +263,6 @@ not json
         assert_eq!(bins["loadgen"], PathBuf::from("/t/release/loadgen"));
         assert!(bin(&bins, "signaling-server").is_ok());
         assert!(bin(&bins, "desktop").is_err());
-    }
-
-    #[test]
-    fn toml_strings_escape_quotes_and_backslashes() {
-        assert_eq!(toml_string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
-        let config = local_server_config(Path::new("/tmp/x y/server.sqlite3"), "abc123");
-        assert!(
-            config.contains("database = \"/tmp/x y/server.sqlite3\""),
-            "{config}"
-        );
-        assert!(config.contains("jwt_secret = \"abc123\""), "{config}");
     }
 
     #[test]
