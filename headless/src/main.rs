@@ -305,6 +305,8 @@ impl Outcome {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: memory a call frees goes back to the OS.
+    clinicall_media::return_large_blocks_to_os();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -55,6 +55,7 @@
 
 mod audio;
 mod error;
+mod memory;
 mod pacer;
 mod video;
 
@@ -63,6 +64,7 @@ pub use audio::{
     SAMPLE_RATE, ToneSource, WavSource, dominant_frequency, write_wav,
 };
 pub use error::MediaError;
+pub use memory::return_large_blocks_to_os;
 pub use pacer::Pacer;
 pub use video::{
     EncodedVideo, FrameStamp, STAMP_TIME_BITS, TestPattern, VideoFormat, VideoFrame, VideoFrameRef,
