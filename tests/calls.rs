@@ -320,3 +320,33 @@ async fn a_missing_media_file_is_refused_before_signing_in() {
     );
     assert!(events(&lines, "signaling").is_empty(), "{lines:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hangs_up_the_call_before_the_client_exits() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let patient_id = patient.id.to_string();
+    let small = ["--video-size", "320x240"];
+    let callee = server.spawn(&patient, &["--answer", small[0], small[1]]);
+    callee
+        .wait_for(LIMIT, |l| {
+            l["event"] == "signaling" && l["state"] == "connected"
+        })
+        .await;
+    let caller = server.spawn(&doctor, &["--call", &patient_id, small[0], small[1]]);
+    caller.connected().await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &caller.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (caller_code, caller_lines) = caller.finish(LIMIT).await;
+    let (_, callee_lines) = callee.finish(LIMIT).await;
+    assert_eq!(caller_code, 5, "{caller_lines:#?}");
+    assert_eq!(ended(&caller_lines)["reason"], "local_hang_up");
+    // Through the server, at once: not a media timeout.
+    let end = ended(&callee_lines);
+    assert_eq!(end["reason"], "hung_up", "{callee_lines:#?}");
+    assert_eq!(end["by"], doctor.id.to_string(), "{end:#}");
+}

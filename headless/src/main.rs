@@ -41,6 +41,8 @@ const EXIT_CALL_FAILED: u8 = 1;
 const EXIT_TIMEOUT: u8 = 3;
 /// Could not sign in, or the login ended (signed out elsewhere).
 const EXIT_SIGN_IN: u8 = 4;
+/// Stopped by SIGINT or SIGTERM (after hanging up any call).
+const EXIT_INTERRUPTED: u8 = 5;
 
 /// Our `info`; the WebRTC stack's errors only (its warnings are about
 /// routine races, such as a connectivity check arriving before the
@@ -89,7 +91,8 @@ EXIT CODES:
   1  the call did not go as asked (refused, rejected, unanswered, failed)
   2  bad command line
   3  --timeout passed
-  4  could not sign in, or the login was ended by the server";
+  4  could not sign in, or the login was ended by the server
+  5  stopped by Ctrl-C or SIGTERM (a call in progress is hung up first)";
 
 /// Headless Clinicall client: sign in, then list contacts, place a call or
 /// answer one, printing every event as a JSON line on stdout.
@@ -424,6 +427,11 @@ async fn run(args: Args) -> Outcome {
             () = tokio::time::sleep_until(deadline) => {
                 break Outcome::new(EXIT_TIMEOUT, runner.timeout_message());
             }
+            signal = stop_signal() => {
+                // The shutdown below hangs up a live call, so the other
+                // side hears "hung up" rather than waiting for ICE to fail.
+                break Outcome::new(EXIT_INTERRUPTED, format!("stopped by {signal}"));
+            }
         }
     };
 
@@ -707,6 +715,22 @@ fn resources() -> Value {
         "event": "resources", "open_fds": open_fds, "threads": field("Threads:"),
         "tasks": tasks, "rss_kb": field("VmRSS:"),
     })
+}
+
+/// Resolves on SIGINT or SIGTERM with the signal's name (never, where
+/// they cannot be listened for).
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

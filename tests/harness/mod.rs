@@ -202,6 +202,11 @@ impl Client {
         }
     }
 
+    /// The process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
     /// Every line so far.
     pub fn lines(&self) -> Vec<Value> {
         self.lines.lock().unwrap().clone()
