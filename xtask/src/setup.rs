@@ -36,6 +36,42 @@ pub const GROUPS: &[PackageGroup] = &[
         purpose: "coturn TURN server for the relay end-to-end test",
         packages: &["coturn"],
     },
+    PackageGroup {
+        name: "audio",
+        purpose: "ALSA headers for cpal, and a PulseAudio null sink that tests play into and record from",
+        packages: &[
+            "libasound2-dev",
+            "pulseaudio",
+            "pulseaudio-utils",
+            "libasound2-plugins",
+        ],
+    },
+    PackageGroup {
+        name: "camera",
+        purpose: "libclang for nokhwa's V4L2 bindings (bindgen)",
+        packages: &["libclang1-14", "libclang-dev"],
+    },
+    PackageGroup {
+        name: "keychain",
+        purpose: "Secret Service (gnome-keyring under a private D-Bus session) and kernel keyrings for the keychain tests",
+        packages: &["gnome-keyring", "dbus-x11", "libdbus-1-dev", "keyutils"],
+    },
+    PackageGroup {
+        name: "desktop",
+        purpose: "WebKitGTK and GTK for the Tauri app; Xvfb, WebKitWebDriver, xdotool and ImageMagick for its end-to-end tests",
+        packages: &[
+            "libwebkit2gtk-4.1-dev",
+            "libgtk-3-dev",
+            "libayatana-appindicator3-dev",
+            "librsvg2-dev",
+            "libssl-dev",
+            "xvfb",
+            "xauth",
+            "webkit2gtk-driver",
+            "xdotool",
+            "imagemagick",
+        ],
+    },
 ];
 
 /// Names of the groups building and testing the whole workspace needs.

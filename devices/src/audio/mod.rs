@@ -1,0 +1,1 @@
+//! Microphone capture and speaker playback through cpal.
