@@ -62,7 +62,7 @@
 //! ```
 
 use crate::call::{
-    CallConfig, CallError, CallEvent, CallInput, CallMachine, CallOutput, MediaRole,
+    CallConfig, CallError, CallEvent, CallInfo, CallInput, CallMachine, CallOutput, MediaRole,
 };
 use crate::media::CallStats;
 use crate::signaling::{self, DisconnectReason, SignalingClient, SignalingEvent};
@@ -122,6 +122,9 @@ pub enum DriverEvent {
     },
     /// News from the call machine.
     Call(CallEvent),
+    /// Who the current call is with and which way it goes; follows every
+    /// [`CallEvent::StateChanged`] (the state itself carries only ids).
+    CallDetails(CallInfo),
     /// The media engine's periodic measurements of the live call.
     MediaStats {
         /// The call.
@@ -614,7 +617,14 @@ impl Task {
                 }
                 CallOutput::RestartIce { call_id } => self.media.restart_ice(call_id),
                 CallOutput::StopMedia { call_id } => self.media.stop(call_id),
-                CallOutput::Event(event) => self.emit(DriverEvent::Call(event)).await,
+                CallOutput::Event(event) => {
+                    let state_changed = matches!(event, CallEvent::StateChanged(_));
+                    self.emit(DriverEvent::Call(event)).await;
+                    if state_changed && let Some(info) = self.machine.call() {
+                        let info = info.clone();
+                        self.emit(DriverEvent::CallDetails(info)).await;
+                    }
+                }
             }
         }
     }

@@ -67,6 +67,7 @@ pub use error::MediaError;
 pub use memory::return_large_blocks_to_os;
 pub use pacer::Pacer;
 pub use video::{
-    EncodedVideo, FrameStamp, STAMP_TIME_BITS, TestPattern, VideoFormat, VideoFrame, VideoFrameRef,
-    VideoSink, VideoSource, Vp8Config, Vp8Decoder, Vp8Encoder, Y4mSource, read_stamp, write_y4m,
+    EncodedVideo, EncodedVideoRef, EncodedVideoSink, FrameStamp, STAMP_TIME_BITS, TestPattern,
+    VideoFormat, VideoFrame, VideoFrameRef, VideoSink, VideoSource, Vp8Config, Vp8Decoder,
+    Vp8Encoder, Y4mSource, read_stamp, vp8_is_keyframe, write_y4m,
 };

@@ -137,6 +137,14 @@ impl MediaControl {
         }
     }
 
+    /// Makes every live session send a keyframe next and ask the other
+    /// party for one, so a display attached mid-call can start decoding.
+    pub fn refresh_video(&self) {
+        for tx in lock(&self.registry.live).values() {
+            let _ = tx.send(SessionCommand::RefreshVideo);
+        }
+    }
+
     /// Waits until every stopped session has released its peer connection,
     /// sockets and threads. Sessions still live are not waited for.
     pub async fn wait_released(&self) {

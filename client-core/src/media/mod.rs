@@ -42,7 +42,9 @@ mod stats;
 pub use engine::{MediaControl, WebRtcEngine};
 pub use stats::{CallStats, InboundStats, OutboundStats};
 
-use clinicall_media::{AudioSink, AudioSource, MediaError, VideoSink, VideoSource};
+use clinicall_media::{
+    AudioSink, AudioSource, EncodedVideoSink, MediaError, VideoSink, VideoSource,
+};
 use clinicall_protocol::CallId;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -66,6 +68,18 @@ pub trait MediaIo: Send + Sync + 'static {
     fn video_sink(&self, call_id: CallId) -> Box<dyn VideoSink>;
     /// Where the other party's decoded audio goes (48 kHz mono).
     fn audio_sink(&self, call_id: CallId) -> Box<dyn AudioSink>;
+    /// Where the other party's video goes still encoded, as well as
+    /// decoded to [`video_sink`](Self::video_sink): for a display that
+    /// decodes VP8 itself (the app's web view). `None` (the default):
+    /// nowhere.
+    fn remote_encoded_video(&self, _call_id: CallId) -> Option<Box<dyn EncodedVideoSink>> {
+        None
+    }
+    /// Where our own video goes as encoded for sending (the self view of
+    /// a display that decodes VP8 itself). `None` (the default): nowhere.
+    fn local_encoded_video(&self, _call_id: CallId) -> Option<Box<dyn EncodedVideoSink>> {
+        None
+    }
 }
 
 /// How the engine sets up calls.

@@ -11,7 +11,8 @@
 use super::stats::PipelineCounters;
 use super::{MediaIo, MediaSettings};
 use clinicall_media::{
-    AudioSink, OpusDecoder, OpusEncoder, VideoSink, Vp8Config, Vp8Decoder, Vp8Encoder,
+    AudioSink, EncodedVideoRef, EncodedVideoSink, OpusDecoder, OpusEncoder, VideoSink, Vp8Config,
+    Vp8Decoder, Vp8Encoder, vp8_is_keyframe,
 };
 use clinicall_protocol::CallId;
 use std::sync::Arc;
@@ -116,9 +117,10 @@ impl Pipeline {
         let (video_tx, video_rx) = mpsc::channel(DECODE_CAPACITY);
         let (audio_tx, audio_rx) = mpsc::channel(DECODE_CAPACITY * 4);
         let sink = io.video_sink(call_id);
+        let encoded_sink = io.remote_encoded_video(call_id);
         let counters_v = counters.clone();
         self.spawn("clinicall-video-recv", move || {
-            video_receiver(video_rx, sink, counters_v, news)
+            video_receiver(video_rx, sink, encoded_sink, counters_v, news)
         });
         let sink = io.audio_sink(call_id);
         let counters_a = counters.clone();
@@ -189,6 +191,7 @@ fn video_sender(
             return;
         }
     };
+    let mut self_view = io.local_encoded_video(call_id);
     let mut last_pts: Option<Duration> = None;
     while !stop.load(Ordering::Relaxed) {
         let frame = match source.next_frame() {
@@ -213,6 +216,14 @@ fn video_sender(
             }
         };
         let keyframe = encoded.keyframe;
+        if let Some(view) = self_view.as_mut() {
+            view.on_encoded(&EncodedVideoRef {
+                data: &encoded.data,
+                keyframe,
+                width: format.width,
+                height: format.height,
+            });
+        }
         match tx.try_send(Outgoing::Video {
             data: encoded.data,
             keyframe,
@@ -280,6 +291,7 @@ fn audio_sender(
 fn video_receiver(
     mut frames: mpsc::Receiver<Vec<u8>>,
     mut sink: Box<dyn VideoSink>,
+    mut encoded_sink: Option<Box<dyn EncodedVideoSink>>,
     counters: Arc<PipelineCounters>,
     news: mpsc::UnboundedSender<DecoderNews>,
 ) {
@@ -296,6 +308,16 @@ fn video_receiver(
                 counters.frame_width.store(frame.width, Ordering::Relaxed);
                 counters.frame_height.store(frame.height, Ordering::Relaxed);
                 PipelineCounters::add(&counters.frames_decoded, 1);
+                // Only frames our own decoder accepted go on, so a
+                // display decoding them itself never sees a corrupt one.
+                if let Some(encoded) = encoded_sink.as_mut() {
+                    encoded.on_encoded(&EncodedVideoRef {
+                        data: &data,
+                        keyframe: vp8_is_keyframe(&data),
+                        width: frame.width,
+                        height: frame.height,
+                    });
+                }
                 sink.on_frame(&frame);
             }
             Ok(None) => {}

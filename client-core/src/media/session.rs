@@ -59,6 +59,9 @@ pub(crate) enum SessionCommand {
     RestartIce,
     /// Close every socket and bind new ones, as after a network change.
     Rebind,
+    /// Send a keyframe next, and ask the other party for one: a display
+    /// that just attached must start decoding somewhere.
+    RefreshVideo,
 }
 
 /// Everything a session starts from.
@@ -667,6 +670,11 @@ impl Session {
         let result = match command {
             SessionCommand::Signal(signal) => self.on_signal(signal),
             SessionCommand::RestartIce => self.restart_ice(),
+            SessionCommand::RefreshVideo => {
+                self.pipeline.keyframe_wanted.store(true, Ordering::Relaxed);
+                self.request_keyframe(Instant::now());
+                Ok(())
+            }
             SessionCommand::Rebind => {
                 tracing::info!(call_id = %self.call_id, "rebinding media sockets");
                 // Relays live on the old sockets: release them while the

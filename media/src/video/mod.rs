@@ -1,6 +1,7 @@
 //! Video: frames, the source and sink traits, test signals, Y4M files and
 //! the VP8 codec.
 
+mod encoded;
 mod frame;
 mod stamp;
 mod test_pattern;
@@ -9,6 +10,7 @@ mod vp8_encoder;
 mod vpx;
 mod y4m;
 
+pub use encoded::{EncodedVideoRef, EncodedVideoSink, vp8_is_keyframe};
 pub use frame::{VideoFormat, VideoFrame, VideoFrameRef};
 pub use stamp::{FrameStamp, STAMP_TIME_BITS, read_stamp};
 pub use test_pattern::TestPattern;
