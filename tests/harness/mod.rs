@@ -18,7 +18,27 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_clinicall-headless");
+/// The headless client. Cargo names it for this package's tests; the
+/// desktop app's tests (another package) find it beside their own
+/// executable's folder, where `cargo test --workspace` built it.
+pub fn headless_bin() -> std::path::PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_clinicall-headless") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("the test knows its path");
+    // target/<profile>/deps/<test> → target/<profile>/clinicall-headless
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("clinicall-headless"))
+        .expect("tests run from target/<profile>/deps");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p clinicall-headless`",
+        bin.display()
+    );
+    bin
+}
 
 /// Calls are heavy (four media threads and a codec each way per client);
 /// on a two-core machine two at once would starve each other and turn
@@ -165,7 +185,7 @@ pub struct Client {
 
 impl Client {
     fn spawn(base: &str, account: &Account, args: &[&str]) -> Client {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(headless_bin())
             .args(["--server", base, "--email", &account.email])
             .args(["--bind", "127.0.0.1", "--timeout", "90"])
             .args(args)

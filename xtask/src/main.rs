@@ -10,6 +10,7 @@
 //! - `bench call`: call setup, media latency, CPU and memory of the client.
 
 mod bench;
+mod desktop;
 mod headless;
 mod run;
 mod server;
@@ -114,6 +115,9 @@ fn in_ci() -> bool {
 fn test(lint: bool) -> Result<()> {
     step("setup");
     setup::ensure(&setup::all_group_names())?;
+    desktop::ensure_tauri_driver()?;
+    // The app embeds ui/dist at compile time: build it before cargo.
+    desktop::build_ui()?;
     let mut steps: Vec<(&str, Vec<&str>)> = vec![
         (
             "cargo test --workspace --all-targets",
@@ -139,10 +143,15 @@ fn test(lint: bool) -> Result<()> {
         ));
     }
     // Every step runs even after a failure, so one run reports all problems.
-    let total = steps.len();
+    let total = steps.len() + 1;
     let mut failed = Vec::new();
+    step(&format!("[1/{total}] UI unit tests (vitest)"));
+    if let Err(e) = desktop::ui_tests() {
+        eprintln!("xtask: {e:#}");
+        failed.push("vitest");
+    }
     for (i, (name, args)) in steps.into_iter().enumerate() {
-        step(&format!("[{}/{total}] {name}", i + 1));
+        step(&format!("[{}/{total}] {name}", i + 2));
         let mut cmd = cargo();
         cmd.args(args);
         if let Err(e) = run_checked(cmd, name) {

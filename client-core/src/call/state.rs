@@ -119,6 +119,20 @@ pub struct CallInfo {
     pub role: Option<MediaRole>,
 }
 
+impl CallInfo {
+    /// A call with `peer_id` that nothing more is known about yet.
+    pub fn new(peer_id: UserId, direction: CallDirection) -> Self {
+        CallInfo {
+            call_id: None,
+            direction,
+            peer_id,
+            peer: None,
+            appointment_id: None,
+            role: None,
+        }
+    }
+}
+
 /// How far signaling reaches the current call. Only media health moves a
 /// call between [`CallState::Connected`] and [`CallState::Reconnecting`];
 /// this is reported beside the state, in

@@ -1,0 +1,82 @@
+//! One signed-in connection: the login, the call driver over the
+//! signaling client and the media engine, and the task that forwards the
+//! core's events to the window.
+
+use crate::events::EventHub;
+use crate::media_io::AppMedia;
+use crate::ui_event::{CallPhase, CallTracker, UiEvent};
+use clinicall_client_core::call::CallConfig;
+use clinicall_client_core::driver::{CallDriver, CallHandle, DriverEvent};
+use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
+use clinicall_client_core::signaling::{AuthSession, ClientConfig, SignalingClient};
+use clinicall_protocol::rest::Account;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+/// A running signed-in connection.
+pub struct Connection {
+    /// The login (tokens, REST).
+    pub auth: Arc<AuthSession>,
+    /// Call controls.
+    pub calls: CallHandle,
+    /// The media sessions.
+    pub media: MediaControl,
+    /// Who is signed in.
+    pub account: Account,
+    forwarder: JoinHandle<()>,
+}
+
+/// Called with each call view, to notify the OS when a call rings.
+pub type OnCall = Arc<dyn Fn(&UiEvent) + Send + Sync>;
+
+impl Connection {
+    /// Connects `auth` (already signed in) to `server` and starts
+    /// forwarding events to `hub`.
+    pub fn start(
+        server: &str,
+        auth: Arc<AuthSession>,
+        account: Account,
+        media: Arc<AppMedia>,
+        hub: Arc<EventHub>,
+        on_call: OnCall,
+    ) -> Result<Connection, String> {
+        let config = ClientConfig::new(server);
+        let (client, signaling) =
+            SignalingClient::start(config, auth.clone()).map_err(|e| e.to_string())?;
+        let (engine, control) = WebRtcEngine::new(MediaSettings::default(), media);
+        let (calls, mut events) =
+            CallDriver::start(client, signaling, engine, CallConfig::default());
+        let forwarder = tokio::spawn(async move {
+            let mut tracker = CallTracker::default();
+            while let Some(event) = events.recv().await {
+                if matches!(event, DriverEvent::Closed) {
+                    break;
+                }
+                for ui in tracker.from_driver(event) {
+                    if let UiEvent::Call {
+                        phase: CallPhase::Incoming,
+                        ..
+                    } = ui
+                    {
+                        on_call(&ui);
+                    }
+                    hub.send(ui);
+                }
+            }
+        });
+        Ok(Connection {
+            auth,
+            calls,
+            media: control,
+            account,
+            forwarder,
+        })
+    }
+
+    /// Hangs up, disconnects and waits for the media to be released.
+    pub async fn stop(self) {
+        self.calls.shutdown().await;
+        self.media.wait_released().await;
+        let _ = self.forwarder.await;
+    }
+}

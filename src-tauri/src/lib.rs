@@ -1,0 +1,130 @@
+//! The Clinicall desktop app: a thin Tauri shell over the client core.
+//!
+//! The window (TypeScript, `ui/`) invokes [`commands`] and listens to one
+//! channel of [`ui_event::UiEvent`]s; video reaches it on a second, binary
+//! channel ([`video`]). Everything with logic in it lives in
+//! `clinicall-client-core` (signaling, the call machine, media) and
+//! `clinicall-devices` (camera, microphone, speakers); what is here maps
+//! commands and events, remembers settings, and wires devices to calls.
+//!
+//! - [`shell`]: the state the commands share;
+//! - [`connection`]: one signed-in connection and its event forwarder;
+//! - [`media_io`]: the app's media sources and sinks (mute, camera off);
+//! - [`device_check`]: the pre-call camera preview and microphone meter;
+//! - [`settings`], [`secrets`]: what is remembered, and where.
+#![warn(missing_docs)]
+
+pub mod commands;
+pub mod connection;
+pub mod device_check;
+pub mod devices;
+pub mod events;
+pub mod media_io;
+pub mod secrets;
+pub mod settings;
+pub mod shell;
+pub mod ui_event;
+pub mod video;
+
+use shell::Shell;
+use tauri::Manager;
+use tauri_plugin_notification::NotificationExt;
+use ui_event::UiEvent;
+
+/// Environment variable naming the folder for settings (tests and
+/// side-by-side instances use their own); default: the OS's config
+/// folder for the app.
+pub const CONFIG_DIR_ENV: &str = "CLINICALL_CONFIG_DIR";
+
+/// Runs the app until its window closes.
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    // Freed video buffers go back to the OS (see clinicall-media).
+    clinicall_media::return_large_blocks_to_os();
+
+    let result = tauri::Builder::default()
+        // First, so a second launch hands over before anything starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            let config_dir = match std::env::var_os(CONFIG_DIR_ENV) {
+                Some(dir) => dir.into(),
+                None => app.path().app_config_dir()?,
+            };
+            let handle = app.handle().clone();
+            let on_call =
+                std::sync::Arc::new(move |event: &UiEvent| notify_incoming(&handle, event));
+            app.manage(Shell::new(config_dir, on_call));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::subscribe,
+            commands::sign_in,
+            commands::restore_session,
+            commands::sign_out,
+            commands::place_call,
+            commands::accept_call,
+            commands::reject_call,
+            commands::cancel_call,
+            commands::hang_up,
+            commands::set_muted,
+            commands::set_camera_off,
+            commands::attach_video,
+            commands::detach_video,
+            commands::get_settings,
+            commands::save_settings,
+            commands::start_device_check,
+            commands::stop_device_check,
+            commands::report_display_stats,
+            commands::list_devices,
+            commands::play_test_tone,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("clinicall: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Shows an OS notification for a ringing call while the window is not in
+/// front (the window itself shows the incoming-call dialog and rings).
+fn notify_incoming(app: &tauri::AppHandle, event: &UiEvent) {
+    let UiEvent::Call { peer, .. } = event else {
+        return;
+    };
+    let Some(shell) = app.try_state::<Shell>() else {
+        return;
+    };
+    if !shell.settings().notifications {
+        return;
+    }
+    let focused = app
+        .get_webview_window("main")
+        .and_then(|w| w.is_focused().ok())
+        .unwrap_or(false);
+    if focused {
+        return;
+    }
+    let who = peer.as_ref().map_or("Someone", |p| p.name.as_str());
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title("Incoming call")
+        .body(format!("{who} is calling"))
+        .show()
+    {
+        tracing::warn!(error = %e, "could not show the notification");
+    }
+}

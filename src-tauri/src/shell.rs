@@ -1,0 +1,81 @@
+//! The shell's state: settings, the event hub, the media and, while
+//! signed in, the connection. Commands (`commands.rs`) act on it.
+
+use crate::connection::{Connection, OnCall};
+use crate::events::EventHub;
+use crate::media_io::{AppMedia, MediaChoices};
+use crate::settings::{Settings, SettingsFile};
+use crate::video::VideoDisplay;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Everything the commands share (managed by Tauri).
+pub struct Shell {
+    /// The settings file.
+    pub settings_file: SettingsFile,
+    /// The settings in effect.
+    pub settings: Mutex<Settings>,
+    /// Events to the window.
+    pub hub: Arc<EventHub>,
+    /// Video to the window.
+    pub display: Arc<VideoDisplay>,
+    /// Devices and switches.
+    pub media: Arc<AppMedia>,
+    /// The signed-in connection, if any.
+    pub connection: tokio::sync::Mutex<Option<Connection>>,
+    /// Called when a call rings (OS notification when in the background).
+    pub on_call: OnCall,
+    /// The pre-call device check, while it runs.
+    pub device_check: Mutex<Option<crate::device_check::DeviceCheck>>,
+}
+
+impl Shell {
+    /// The shell with its settings in `config_dir`.
+    pub fn new(config_dir: PathBuf, on_call: OnCall) -> Shell {
+        let settings_file = SettingsFile::in_dir(&config_dir);
+        let settings = settings_file.load();
+        let hub = Arc::new(EventHub::default());
+        let display = Arc::new(VideoDisplay::default());
+        let notify_hub = hub.clone();
+        let media = Arc::new(AppMedia::new(
+            display.clone(),
+            Arc::new(move |event| notify_hub.send(event)),
+        ));
+        media.set_choices(choices_from(&settings));
+        Shell {
+            settings_file,
+            settings: Mutex::new(settings),
+            hub,
+            display,
+            media,
+            connection: tokio::sync::Mutex::new(None),
+            on_call,
+            device_check: Mutex::new(None),
+        }
+    }
+
+    /// A copy of the settings in effect.
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the settings, saves them and applies the device choices.
+    pub fn update_settings(&self, settings: Settings) -> std::io::Result<()> {
+        self.media.set_choices(choices_from(&settings));
+        self.settings_file.save(&settings)?;
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        Ok(())
+    }
+}
+
+/// The device choices in `settings`.
+pub fn choices_from(settings: &Settings) -> MediaChoices {
+    MediaChoices {
+        video: settings.video_input.clone(),
+        audio: settings.audio_input.clone(),
+        output: settings.audio_output.clone(),
+    }
+}

@@ -1,0 +1,197 @@
+//! End-to-end tests of the real desktop app under WebDriver: the release
+//! UI in the real web view, driven through tauri-driver and
+//! WebKitWebDriver on a private X display, calling real headless clients
+//! through a real signaling server, with real WebRTC media on loopback.
+//! Screenshots of the key screens land in `target/test-artifacts/desktop/`.
+
+mod desktop_support;
+mod harness;
+
+use desktop_support::{App, AppConfig};
+use harness::{ONE_AT_A_TIME, Server, ended};
+use serde_json::Value;
+use std::time::Duration;
+
+const PASSWORD: &str = clinicall_signaling_server::testing::PASSWORD;
+
+/// Samples the canvas `css`: its size, a hash of a grid of its pixels,
+/// their mean brightness and how many frames it has drawn.
+async fn sample(app: &App, css: &str) -> (u64, u64, i64, f64, u64) {
+    let value = app
+        .eval(&format!(
+            "const c = document.querySelector('{css}');
+             if (!c || !c.width) return null;
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let h = 0, sum = 0, n = 0;
+             for (let i = 0; i < d.length; i += 4 * 61) {{
+               h = (Math.imul(h, 31) + d[i] + 3 * d[i + 1] + 7 * d[i + 2]) | 0;
+               sum += d[i] + d[i + 1] + d[i + 2]; n += 3;
+             }}
+             return [c.width, c.height, h, sum / n, Number(c.dataset.frames || 0)];"
+        ))
+        .await;
+    let Value::Array(v) = value else {
+        panic!("{css} has drawn nothing: {value}")
+    };
+    (
+        v[0].as_u64().unwrap(),
+        v[1].as_u64().unwrap(),
+        v[2].as_i64().unwrap(),
+        v[3].as_f64().unwrap(),
+        v[4].as_u64().unwrap(),
+    )
+}
+
+/// Asserts the canvas shows moving video of `width`x`height`: frames keep
+/// being drawn and sampled pixels change between them.
+async fn assert_video_moves(app: &App, css: &str, width: u64, height: u64) {
+    app.wait_true(
+        Duration::from_secs(20),
+        &format!("return Number(document.querySelector('{css}')?.dataset.frames || 0) > 5"),
+    )
+    .await;
+    let first = sample(app, css).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let second = sample(app, css).await;
+    assert_eq!((second.0, second.1), (width, height), "{css} size");
+    assert_ne!(first.2, second.2, "{css}: the picture did not change");
+    assert!(
+        second.4 >= first.4 + 10,
+        "{css}: {} then {} frames in 0.7 s",
+        first.4,
+        second.4
+    );
+    assert!(second.3 > 20.0, "{css} is black (mean {})", second.3);
+}
+
+async fn contact_online(app: &App, user_id: &str) {
+    app.wait_true(
+        Duration::from_secs(30),
+        &format!("return document.querySelector('[data-user-id=\"{user_id}\"]')?.dataset.online === 'true'"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calling_a_headless_client_shows_moving_video_mutes_and_hangs_up() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let headless = server.spawn(&patient, &["--answer"]);
+    headless
+        .wait_for(Duration::from_secs(30), |l| {
+            l["event"] == "signaling" && l["state"] == "connected"
+        })
+        .await;
+
+    let app = App::launch(AppConfig::for_server(&server.base)).await;
+    app.find("#sign-in").await;
+    app.screenshot("01-sign-in").await;
+    app.sign_in(&doctor.email, PASSWORD, false).await;
+    contact_online(&app, &patient.id.to_string()).await;
+    app.screenshot("02-home").await;
+
+    app.click(&format!("[data-user-id=\"{}\"] button.call", patient.id))
+        .await;
+    app.find("#call-window").await;
+    assert_video_moves(&app, "#remote-video", 640, 480).await;
+    assert_video_moves(&app, "#local-video", 1280, 720).await;
+    headless.connected().await;
+
+    app.click("#toggle-stats").await;
+    app.wait_true(
+        Duration::from_secs(5),
+        "return /Receiving \\d+ kbit\\/s/.test(document.querySelector('#stats-overlay')?.textContent || '')",
+    )
+    .await;
+    app.screenshot("03-call-window").await;
+
+    app.click("#toggle-mute").await;
+    app.wait_true(
+        Duration::from_secs(5),
+        "return document.querySelector('#toggle-mute').getAttribute('aria-pressed') === 'true'",
+    )
+    .await;
+    app.click("#toggle-mute").await;
+    app.wait_true(
+        Duration::from_secs(5),
+        "return document.querySelector('#toggle-mute').getAttribute('aria-pressed') === 'false'",
+    )
+    .await;
+
+    app.click("#hang-up").await;
+    app.wait_true(
+        Duration::from_secs(10),
+        "return document.querySelector('#end-reason')?.dataset.reason === 'local_hang_up'",
+    )
+    .await;
+    app.screenshot("04-call-ended").await;
+    let text = app.text("#end-reason").await;
+    assert_eq!(text, "You ended the call.");
+    let (_, lines) = headless.finish(Duration::from_secs(20)).await;
+    assert_eq!(ended(&lines)["reason"], "hung_up");
+    app.close().await;
+}
+
+async fn signed_in_and_online(app: &App) {
+    app.wait_true(
+        Duration::from_secs(30),
+        "return document.querySelector('#connection')?.textContent === 'Online'",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_call_rings_is_accepted_and_ends_when_the_caller_hangs_up() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+
+    let app = App::launch(AppConfig::for_server(&server.base)).await;
+    app.sign_in(&patient.email, PASSWORD, false).await;
+    signed_in_and_online(&app).await;
+    let patient_id = patient.id.to_string();
+    let caller = server.spawn(&doctor, &["--call", &patient_id, "--hang-up-after", "4"]);
+
+    app.find("#incoming-call").await;
+    let text = app.text("#incoming-desc").await;
+    assert!(text.contains(&doctor.display_name), "{text}");
+    app.screenshot("05-incoming-call").await;
+    app.click("#accept-call").await;
+    app.find("#call-window").await;
+    assert_video_moves(&app, "#remote-video", 640, 480).await;
+    app.wait_true(
+        Duration::from_secs(20),
+        "return document.querySelector('#end-reason')?.dataset.reason === 'hung_up'",
+    )
+    .await;
+    let text = app.text("#end-reason").await;
+    assert_eq!(text, "The other party hung up.");
+    let (_, lines) = caller.finish(Duration::from_secs(20)).await;
+    assert_eq!(ended(&lines)["reason"], "local_hang_up");
+    harness::assert_received(harness::summary(&lines), 1280, 720, 2, 440.0);
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_call_can_be_declined() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+
+    let app = App::launch(AppConfig::for_server(&server.base)).await;
+    app.sign_in(&patient.email, PASSWORD, false).await;
+    signed_in_and_online(&app).await;
+    let patient_id = patient.id.to_string();
+    let caller = server.spawn(&doctor, &["--call", &patient_id]);
+    app.click("#reject-call").await;
+    let (_, lines) = caller.finish(Duration::from_secs(20)).await;
+    assert_eq!(ended(&lines)["reason"], "rejected");
+    // The app is back home, with no call surface left over.
+    app.wait_true(
+        Duration::from_secs(10),
+        "return !document.querySelector('#incoming-call') && !!document.querySelector('#connection')",
+    )
+    .await;
+    app.close().await;
+}

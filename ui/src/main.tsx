@@ -1,0 +1,103 @@
+import { render } from 'preact';
+import { useEffect, useReducer, useState } from 'preact/hooks';
+import { asCommandError, commands } from './ipc/commands';
+import type { Settings } from './ipc/types';
+import { callSurface, initialState, reduce } from './state/app';
+import { CallWindow, EndedNotice, IncomingCall, OutgoingCall } from './views/CallSurfaces';
+import { Home } from './views/Home';
+import { DeviceCheck, SettingsScreen } from './views/Settings';
+import { SignIn } from './views/SignIn';
+import './styles.css';
+
+function App() {
+  const [state, dispatch] = useReducer(reduce, initialState);
+  const [settings, setSettings] = useState<Settings | null>(null);
+
+  useEffect(() => {
+    (async () => {
+      await commands.subscribe((event) => dispatch({ type: 'event', event }));
+      const info = await commands.appInfo();
+      setSettings(info.settings);
+      try {
+        const account = await commands.restoreSession();
+        if (account) dispatch({ type: 'signed_in', account });
+        else dispatch({ type: 'show_sign_in' });
+      } catch (e) {
+        dispatch({ type: 'show_sign_in', notice: asCommandError(e).message });
+      }
+    })();
+  }, []);
+
+  // Failed call actions are shown, not thrown away.
+  const act = (action: () => Promise<void>) => {
+    action().catch((e) => dispatch({ type: 'notice', notice: asCommandError(e).message }));
+  };
+
+  if (state.screen === 'starting') {
+    return <main class="starting" aria-busy="true"><p>Starting…</p></main>;
+  }
+  if (state.screen === 'sign_in' || !state.account) {
+    return (
+      <SignIn
+        server={settings?.server ?? 'http://127.0.0.1:8080'}
+        email={settings?.remembered_email ?? null}
+        notice={state.notice}
+        onSignedIn={(account) => dispatch({ type: 'signed_in', account })}
+      />
+    );
+  }
+
+  const surface = callSurface(state);
+  if (surface === 'call_window') {
+    return (
+      <CallWindow
+        state={state}
+        onMute={(muted) => act(async () => { await commands.setMuted(muted); dispatch({ type: 'muted', muted }); })}
+        onCameraOff={(off) => act(async () => { await commands.setCameraOff(off); dispatch({ type: 'camera_off', off }); })}
+        onHangUp={() => act(commands.hangUp)}
+        onToggleStats={() => dispatch({ type: 'toggle_stats' })}
+        onDismiss={() => dispatch({ type: 'dismiss_call' })}
+        onOpenSettings={() => dispatch({ type: 'navigate', screen: 'settings' })}
+      />
+    );
+  }
+
+  let page;
+  switch (state.screen) {
+    case 'settings':
+      page = <SettingsScreen onClose={() => dispatch({ type: 'navigate', screen: 'home' })} />;
+      break;
+    case 'device_check':
+      page = (
+        <DeviceCheck micLevel={state.micLevel} problems={state.problems}
+          onClose={() => dispatch({ type: 'navigate', screen: 'home' })} />
+      );
+      break;
+    default:
+      page = (
+        <Home
+          state={state}
+          onCall={(userId) => act(() => commands.placeCall(userId))}
+          onNavigate={(screen) => dispatch({ type: 'navigate', screen })}
+          onSignOut={() => act(async () => { await commands.signOut(); dispatch({ type: 'show_sign_in' }); })}
+        />
+      );
+  }
+  return (
+    <>
+      {page}
+      {state.notice && (
+        <p class="toast" role="alert">
+          {state.notice} <button onClick={() => dispatch({ type: 'notice', notice: null })}>Dismiss</button>
+        </p>
+      )}
+      {surface === 'incoming' && (
+        <IncomingCall state={state} onAccept={() => act(commands.acceptCall)} onReject={() => act(commands.rejectCall)} />
+      )}
+      {surface === 'outgoing' && <OutgoingCall state={state} onCancel={() => act(commands.cancelCall)} />}
+      {surface === 'ended_notice' && <EndedNotice state={state} onDismiss={() => dispatch({ type: 'dismiss_call' })} />}
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,53 @@
+import type { AppState } from '../state/app';
+
+interface Props {
+  state: AppState;
+  onCall: (userId: string) => void;
+  onNavigate: (screen: 'settings' | 'device_check') => void;
+  onSignOut: () => void;
+}
+
+export function Home({ state, onCall, onNavigate, onSignOut }: Props) {
+  const inCall = state.call !== null && state.call.phase !== 'ended';
+  return (
+    <div class="home">
+      <header class="top-bar">
+        <h1>Clinicall</h1>
+        <span id="connection" class={`connection ${state.connection}`} role="status">
+          {state.connection === 'online' ? 'Online' : state.connection === 'reconnecting' ? 'Reconnecting…' : 'Offline'}
+        </span>
+        <span class="who">{state.account?.person.name}</span>
+        <nav aria-label="Main">
+          <button id="open-device-check" onClick={() => onNavigate('device_check')}>Test camera and microphone</button>
+          <button id="open-settings" onClick={() => onNavigate('settings')}>Settings</button>
+          <button id="sign-out" onClick={onSignOut}>Sign out</button>
+        </nav>
+      </header>
+      <main aria-labelledby="contacts-title">
+        <h2 id="contacts-title">Contacts</h2>
+        {state.contacts.length === 0 ? (
+          <p class="empty">No contacts yet.</p>
+        ) : (
+          <ul class="contacts">
+            {state.contacts.map((c) => (
+              <li key={c.person.id} class="contact" data-user-id={c.person.id} data-online={String(c.online)}>
+                <span class={`presence ${c.online ? 'online' : 'offline'}`} aria-hidden="true" />
+                <span class="name">{c.person.name}</span>
+                <span class="role">{c.person.role}</span>
+                <span class="status">{c.online ? 'Online' : 'Offline'}</span>
+                <button
+                  class="call"
+                  disabled={!c.online || inCall || state.connection !== 'online'}
+                  aria-label={`Video call ${c.person.name}`}
+                  onClick={() => onCall(c.person.id)}
+                >
+                  Call
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </main>
+    </div>
+  );
+}
