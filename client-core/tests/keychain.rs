@@ -31,11 +31,12 @@ use std::time::{Duration, Instant};
 const STEP: &str = "CLINICALL_KEYCHAIN_STEP";
 /// Set in a child: `secret-service` or `kernel`.
 const BACKEND: &str = "CLINICALL_KEYCHAIN_BACKEND";
+/// Set in a child: the account whose entry the steps use.
+const ACCOUNT: &str = "CLINICALL_KEYCHAIN_ACCOUNT";
 /// Prefix of the line a child prints with its step's outcome.
 const REPORT: &str = "keychain-step ";
 
 const SERVER: &str = "https://clinic.example.test";
-const EMAIL: &str = "pat@example.test";
 
 /// A keychain session (and its steps) that takes longer is hung.
 const SESSION_LIMIT: Duration = Duration::from_secs(60);
@@ -62,7 +63,8 @@ fn ran_as_child() -> bool {
 
 /// `load`, `save=<token>` or `clear` on the test account's entry.
 fn store_step(backend: KeychainBackend, step: &str) -> String {
-    let store = match KeychainTokenStore::with_backend(backend, SERVER, EMAIL) {
+    let email = std::env::var(ACCOUNT).expect("the parent names the account");
+    let store = match KeychainTokenStore::with_backend(backend, SERVER, &email) {
         Ok(store) => store,
         Err(e) => return format!("error: {e}"),
     };
@@ -118,17 +120,36 @@ fn login_logout(backend: KeychainBackend) -> String {
 
 // --------------------------------------------------------------- parent side
 
+/// A throw-away home for the keyring daemon and an account name of its
+/// own. The name is new each run: keyutils also links keys into the user's
+/// persistent keyring, which outlives `keyctl session`, so a run that died
+/// half-way must not leave an entry the next run would find.
+struct TestKeychain {
+    home: tempfile::TempDir,
+    account: String,
+}
+
+impl TestKeychain {
+    fn new() -> Self {
+        TestKeychain {
+            home: tempfile::tempdir().unwrap(),
+            account: format!("pat-{}@example.test", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
 /// Runs `shell` (a `sh -c` script whose "$@" is this test binary's command
 /// line for `test`, and each further argument a step) under `wrapper`,
 /// and returns each step's reported outcome.
 fn run_steps(
     wrapper: &[&str],
     shell: &str,
-    home: &Path,
+    keychain: &TestKeychain,
     backend: &str,
     test: &str,
     steps: &[&str],
 ) -> Vec<String> {
+    let home = keychain.home.path();
     let exe = std::env::current_exe().unwrap();
     let mut command = Command::new(wrapper[0]);
     command
@@ -143,6 +164,7 @@ fn run_steps(
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_RUNTIME_DIR", home.join("run"))
         .env(BACKEND, backend)
+        .env(ACCOUNT, &keychain.account)
         // Nothing of the caller's desktop session may leak in.
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env_remove("DISPLAY")
@@ -230,11 +252,11 @@ for step in "$@"; do
 done
 "#;
 
-fn secret_service(home: &Path, test: &str, steps: &[&str]) -> Vec<String> {
+fn secret_service(keychain: &TestKeychain, test: &str, steps: &[&str]) -> Vec<String> {
     run_steps(
         &["dbus-run-session", "--"],
         SECRET_SERVICE_SESSION,
-        home,
+        keychain,
         "secret-service",
         test,
         steps,
@@ -263,11 +285,12 @@ fn secret_service_keeps_the_token_across_processes_and_restarts_until_cleared() 
         return;
     }
     let test = "secret_service_keeps_the_token_across_processes_and_restarts_until_cleared";
-    let home = tempfile::tempdir().unwrap();
+    let keychain = TestKeychain::new();
+    let home = keychain.home.path();
     let token = "refresh-token-7f3a9c";
 
     let first = secret_service(
-        home.path(),
+        &keychain,
         test,
         &[
             "load",
@@ -290,18 +313,18 @@ fn secret_service_keeps_the_token_across_processes_and_restarts_until_cleared() 
 
     // A new bus and a new keyring daemon over the same home, as after a
     // reboot: the daemon kept it, encrypted, in its keyring file.
-    let keyrings = home.path().join("data/keyrings");
+    let keyrings = home.join("data/keyrings");
     assert!(
         std::fs::read_dir(&keyrings).is_ok_and(|mut d| d.next().is_some()),
         "gnome-keyring wrote no keyring under {}",
         keyrings.display()
     );
     assert_eq!(
-        files_containing(home.path(), b"rotated-42"),
+        files_containing(home, b"rotated-42"),
         Vec::<std::path::PathBuf>::new(),
         "the token must never be on disk in clear"
     );
-    let second = secret_service(home.path(), test, &["load", "clear", "load", "clear"]);
+    let second = secret_service(&keychain, test, &["load", "clear", "load", "clear"]);
     assert_eq!(
         second,
         [
@@ -320,11 +343,11 @@ fn kernel_keyring_keeps_the_token_for_the_session_until_cleared() {
         return;
     }
     let test = "kernel_keyring_keeps_the_token_for_the_session_until_cleared";
-    let home = tempfile::tempdir().unwrap();
+    let keychain = TestKeychain::new();
     let outcomes = run_steps(
         &["keyctl", "session", "-"],
         PLAIN_SESSION,
-        home.path(),
+        &keychain,
         "kernel",
         test,
         &["load", "save=kernel-token-1", "load", "clear", "load"],
@@ -347,13 +370,16 @@ fn without_a_secret_service_the_store_says_there_is_no_keychain() {
         return;
     }
     let test = "without_a_secret_service_the_store_says_there_is_no_keychain";
-    let home = tempfile::tempdir().unwrap();
+    let keychain = TestKeychain::new();
     // A session bus address where nothing listens.
-    let nowhere = format!("unix:path={}", home.path().join("no-bus").display());
+    let nowhere = format!(
+        "unix:path={}",
+        keychain.home.path().join("no-bus").display()
+    );
     let outcomes = run_steps(
         &["env", &format!("DBUS_SESSION_BUS_ADDRESS={nowhere}")],
         PLAIN_SESSION,
-        home.path(),
+        &keychain,
         "secret-service",
         test,
         &["save=never-stored", "load"],
@@ -369,7 +395,7 @@ fn without_a_secret_service_the_store_says_there_is_no_keychain() {
         );
     }
     assert_eq!(
-        files_containing(home.path(), b"never-stored"),
+        files_containing(keychain.home.path(), b"never-stored"),
         Vec::<std::path::PathBuf>::new(),
         "no fallback to a file"
     );
@@ -381,7 +407,6 @@ fn login_keeps_the_token_in_the_keychain_and_logout_removes_it() {
         return;
     }
     let test = "login_keeps_the_token_in_the_keychain_and_logout_removes_it";
-    let home = tempfile::tempdir().unwrap();
-    let outcomes = secret_service(home.path(), test, &["login-logout"]);
+    let outcomes = secret_service(&TestKeychain::new(), test, &["login-logout"]);
     assert_eq!(outcomes, ["login-logout: ok"]);
 }

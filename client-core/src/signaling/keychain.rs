@@ -16,8 +16,8 @@
 //! On Linux the backend is chosen explicitly, never left to `keyring`'s
 //! compile-time default (which is an in-memory mock when no backend
 //! feature is on): the Secret Service (GNOME Keyring, KWallet) survives
-//! reboots and is what desktops have; the kernel's session keyring is an
-//! alternative for sessions without one, but forgets the token at logout.
+//! reboots and is what desktops have; the kernel keyring is an
+//! alternative for sessions without one, but forgets the token at reboot.
 
 use super::auth::{TokenStore, TokenStoreError};
 use keyring::Entry;
@@ -33,8 +33,8 @@ pub enum KeychainBackend {
     /// encrypted on disk under the login password, kept across reboots.
     #[cfg(target_os = "linux")]
     SecretService,
-    /// The kernel's session keyring (keyutils): in memory, gone at logout
-    /// or reboot; needs a session keyring (PAM sets one up at login).
+    /// The kernel's keyrings (keyutils): in kernel memory, gone at reboot;
+    /// needs a session keyring (PAM sets one up at login).
     #[cfg(target_os = "linux")]
     KernelKeyring,
     /// The platform's own keychain (macOS Keychain, Windows Credential
