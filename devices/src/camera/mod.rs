@@ -2,7 +2,7 @@
 //!
 //! - [`list_cameras`]: the cameras there are, by index and name;
 //! - [`CameraSource`]: one camera as a [`clinicall_media::VideoSource`],
-//!   opened in the mode closest to a [`CaptureRequest`] ([`format`] makes
+//!   opened in the mode closest to a [`CaptureRequest`] ([`format`](mod@format) makes
 //!   the choice) and converted to I420 frame by frame ([`convert`]);
 //! - [`CameraError`]: what went wrong, in words for the person at the
 //!   camera, with a stable [`code`](CameraError::code).
@@ -33,8 +33,8 @@ pub use error::CameraError;
 pub use format::CaptureRequest;
 pub use source::CameraSource;
 
-/// The nokhwa this crate is built against, for building a
-/// [`nokhwa::Camera`] to hand to [`CameraSource::from_camera`].
+/// The nokhwa this crate is built against, for building the
+/// [`nokhwa::Camera`] that [`CameraSource::with_camera`] captures from.
 pub use nokhwa;
 
 use nokhwa::utils::{ApiBackend, CameraIndex};
