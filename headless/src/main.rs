@@ -21,6 +21,7 @@ use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
 use clinicall_client_core::signaling::{
     AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
 };
+use clinicall_devices::camera::CaptureRequest;
 use clinicall_protocol::{CallId, Contact, UserId};
 use media_io::{AudioChoice, HeadlessMedia, VideoChoice};
 use serde_json::{Value, json};
@@ -64,6 +65,8 @@ OUTPUT:
     {\"event\":\"media_summary\",\"call_id\":\"…\",\"frames_decoded\":…,\"first_counter\":…,
      \"last_counter\":…,\"setup_ms\":…,\"latency_ms\":{…},\"audio_frequencies_hz\":[…]}
     {\"event\":\"resources\",\"open_fds\":…,\"threads\":…,\"tasks\":…,\"rss_kb\":…}
+    {\"event\":\"camera\",\"call_id\":\"…\",\"name\":\"…\",\"width\":640,\"height\":480,\"fps\":30,...}
+    {\"event\":\"warning\",\"call_id\":\"…\",\"source\":\"camera\",\"code\":\"no_camera\",\"message\":\"…\"}
     {\"event\":\"exit\",\"code\":0,\"message\":\"…\"}
   Logs go to stderr (filter with RUST_LOG; default: our `info`, the WebRTC
   stack's errors).
@@ -73,6 +76,11 @@ OUTPUT:
   frames and frame rates both ways, and `received`: what the stamped test
   pattern and the tone that arrived say (last frame counter,
   capture-to-decode latency, dominant audio frequency).
+  With --video camera, each call opens the camera: `camera` says which
+  mode it captures in; if it cannot be opened, `warning` says why (codes:
+  no_camera, camera_busy, camera_permission_denied,
+  camera_unsupported_format, camera_failed) and the call goes on without
+  our video.
   `media_summary` and `resources` follow each call (`resources` once its
   media session has released its sockets and threads).
 
@@ -180,10 +188,28 @@ struct Args {
     media: Media,
 
     /// Video to send: `test-pattern` (moving, carrying a frame counter and
-    /// its capture time, which the receiving side reads back), `none`, or
-    /// the path of a .y4m file (4:2:0, played in a loop).
+    /// its capture time, which the receiving side reads back), `camera`
+    /// (see --camera), `none`, or the path of a .y4m file (4:2:0, played in
+    /// a loop).
     #[arg(long, value_name = "SOURCE", default_value = "test-pattern")]
     video: String,
+
+    /// With --video camera: which camera (0 is the first; /dev/video<N> on
+    /// Linux). If it cannot be opened, a `warning` line says why and the
+    /// call goes on without our video.
+    #[arg(long, value_name = "INDEX", default_value_t = 0)]
+    camera: u32,
+
+    /// With --video camera: the size wanted, WIDTHxHEIGHT; the camera's
+    /// closest mode is used (the `camera` line says which).
+    #[arg(long, value_name = "WxH", default_value = "640x480", value_parser = parse_size)]
+    camera_size: (u32, u32),
+
+    /// With --video camera: the frame rate wanted (the closest offered is
+    /// used).
+    #[arg(long, value_name = "FPS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=60))]
+    camera_fps: u32,
 
     /// Size of the test pattern, WIDTHxHEIGHT (even numbers).
     #[arg(long, value_name = "WxH", default_value = "640x480", value_parser = parse_size)]
@@ -280,6 +306,14 @@ fn video_choice(args: &Args) -> VideoChoice {
             height: args.video_size.1,
             fps: args.fps,
         },
+        "camera" => VideoChoice::Camera {
+            index: args.camera,
+            request: CaptureRequest {
+                width: args.camera_size.0,
+                height: args.camera_size.1,
+                fps: args.camera_fps,
+            },
+        },
         path => VideoChoice::File(PathBuf::from(path)),
     }
 }
@@ -337,7 +371,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     for path in [&args.video, &args.audio] {
-        if !matches!(path.as_str(), "none" | "tone" | "test-pattern")
+        if !matches!(path.as_str(), "none" | "tone" | "test-pattern" | "camera")
             && !std::path::Path::new(path).is_file()
         {
             return Outcome::new(EXIT_CALL_FAILED, format!("no such media file: {path}"));

@@ -1,8 +1,9 @@
-//! What the headless client sends (synthetic or file media) and what it
-//! checks in what it receives: the frame stamps of a test pattern (which
+//! What the headless client sends (synthetic or file media, or a real
+//! camera) and what it checks in what it receives: the frame stamps of a test pattern (which
 //! frame, how late) and the dominant frequency of the audio.
 
 use clinicall_client_core::media::MediaIo;
+use clinicall_devices::camera::{CameraSource, CaptureRequest};
 use clinicall_media::{
     AudioSink, AudioSource, MediaError, SAMPLE_RATE, TestPattern, ToneSource, VideoFrameRef,
     VideoSink, VideoSource, WavSource, Y4mSource, dominant_frequency, read_stamp,
@@ -23,6 +24,9 @@ pub enum VideoChoice {
     TestPattern { width: u32, height: u32, fps: u32 },
     /// A Y4M file, looped.
     File(PathBuf),
+    /// A camera, in the mode closest to `request`. If it cannot be opened,
+    /// a `warning` line says why and the call goes on without our video.
+    Camera { index: u32, request: CaptureRequest },
 }
 
 /// The audio to send.
@@ -73,7 +77,7 @@ impl HeadlessMedia {
 impl MediaIo for HeadlessMedia {
     fn open_video_source(
         &self,
-        _call_id: CallId,
+        call_id: CallId,
     ) -> Result<Option<Box<dyn VideoSource>>, MediaError> {
         Ok(match &self.video {
             VideoChoice::None => None,
@@ -81,6 +85,9 @@ impl MediaIo for HeadlessMedia {
                 Some(Box::new(TestPattern::new(*width, *height, *fps)))
             }
             VideoChoice::File(path) => Some(Box::new(Y4mSource::open(path)?)),
+            VideoChoice::Camera { index, request } => {
+                Some(Box::new(open_camera(call_id, *index, *request)?))
+            }
         })
     }
 
@@ -103,6 +110,34 @@ impl MediaIo for HeadlessMedia {
     fn audio_sink(&self, call_id: CallId) -> Box<dyn AudioSink> {
         let reception = self.reception(call_id);
         Box::new(move |pcm: &[i16]| lock(&reception).on_audio(pcm))
+    }
+}
+
+/// Opens the camera and says on stdout what came of it: a `camera` line
+/// with the mode it captures in, or a `warning` line with the reason (the
+/// pipeline then sends no video; the call goes on).
+fn open_camera(
+    call_id: CallId,
+    index: u32,
+    request: CaptureRequest,
+) -> Result<CameraSource, MediaError> {
+    match CameraSource::open(index, request) {
+        Ok(camera) => {
+            let mode = camera.capture_format();
+            crate::print(json!({
+                "event": "camera", "call_id": call_id, "index": index, "name": camera.name(),
+                "width": mode.width(), "height": mode.height(), "fps": mode.frame_rate(),
+                "pixel_format": mode.format().to_string(),
+            }));
+            Ok(camera)
+        }
+        Err(e) => {
+            crate::print(json!({
+                "event": "warning", "call_id": call_id, "source": "camera", "index": index,
+                "code": e.code(), "message": e.to_string(),
+            }));
+            Err(e.into())
+        }
     }
 }
 

@@ -55,6 +55,13 @@ pub enum MediaError {
         message: String,
     },
 
+    /// A capture or playback device (camera, microphone, speakers) is
+    /// missing, busy, forbidden or failed. The wrapped error comes from the
+    /// device layer (`clinicall-devices`), whose messages are written for
+    /// the person at the device, so it is shown as it is.
+    #[error(transparent)]
+    Device(Box<dyn std::error::Error + Send + Sync + 'static>),
+
     /// libopus refused an operation (invalid packet, bad argument).
     #[error("libopus {operation} failed: {source}")]
     Opus {

@@ -2,7 +2,7 @@
 //!
 //! - [`rest`]: stateless REST calls (register, login, refresh, logout, me);
 //! - [`auth`]: the signed-in state, with the refresh token behind a
-//!   [`TokenStore`];
+//!   [`TokenStore`]; [`keychain`] keeps it in the OS keychain;
 //! - [`endpoint`]: URLs, and the refusal of clear text to remote hosts;
 //! - [`backoff`] and [`session`]: pure policy and bookkeeping (reconnect
 //!   delays; session id, `last_seq`, snapshot pages, resume decisions);
@@ -35,6 +35,7 @@ pub mod client;
 pub mod endpoint;
 mod event;
 mod handshake;
+pub mod keychain;
 pub mod rest;
 pub mod session;
 mod task;
@@ -42,6 +43,7 @@ mod task;
 pub use auth::{AuthSession, MemoryTokenStore, TokenStore, TokenStoreError};
 pub use client::{ClientConfig, SignalingClient};
 pub use event::{DisconnectReason, SignalingEvent};
+pub use keychain::{KeychainBackend, KeychainError, KeychainTokenStore};
 pub use rest::{RestClient, RestError};
 
 /// Why a signaling operation failed.
