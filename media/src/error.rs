@@ -55,6 +55,13 @@ pub enum MediaError {
         message: String,
     },
 
+    /// A capture or playback device failed while in use: it went away or
+    /// stopped delivering audio. The inner error (from the crate that owns
+    /// the device, such as `clinicall-devices`) carries a message meant for
+    /// the person at the device.
+    #[error(transparent)]
+    Device(Box<dyn std::error::Error + Send + Sync + 'static>),
+
     /// libopus refused an operation (invalid packet, bad argument).
     #[error("libopus {operation} failed: {source}")]
     Opus {
