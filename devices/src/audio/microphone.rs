@@ -20,7 +20,7 @@ use super::capture::CaptureChain;
 use super::device::{self, OpenedDevice};
 use super::error::{AudioError, DeviceKind};
 use super::format::StreamChoice;
-use super::stream::{FailureSlot, STREAM_TIMEOUT, record_failure};
+use super::stream::{FailureSlot, STREAM_TIMEOUT, StreamGuard, record_failure};
 
 /// Frames waiting for the reader at most (160 ms).
 const QUEUE_FRAMES: usize = 8;
@@ -39,8 +39,8 @@ pub struct Microphone {
     dropped: Arc<AtomicU64>,
     started: bool,
     opened: OpenedDevice,
-    // Last: dropping it stops the device and joins cpal's thread.
-    _stream: cpal::Stream,
+    // Closing it stops the device (see StreamGuard).
+    _stream: StreamGuard,
 }
 
 impl std::fmt::Debug for Microphone {
@@ -84,7 +84,7 @@ impl Microphone {
                 sample_rate: choice.sample_rate,
                 sample_format: format!("{:?}", choice.sample_format),
             },
-            _stream: stream,
+            _stream: StreamGuard::new(stream),
         })
     }
 

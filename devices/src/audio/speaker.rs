@@ -21,7 +21,7 @@ use super::error::{AudioError, DeviceKind};
 use super::format::StreamChoice;
 use super::jitter::{JitterBuffer, PlaybackStats};
 use super::resample::Resampler;
-use super::stream::{FailureSlot, STREAM_TIMEOUT, record_failure};
+use super::stream::{FailureSlot, STREAM_TIMEOUT, StreamGuard, record_failure};
 
 type Shared = Arc<Mutex<JitterBuffer>>;
 
@@ -37,8 +37,8 @@ pub struct Speaker {
     resampled: Vec<f32>,
     failure: FailureSlot,
     opened: OpenedDevice,
-    // Last: dropping it stops the device and joins cpal's thread.
-    _stream: cpal::Stream,
+    // Closing it stops the device (see StreamGuard).
+    _stream: StreamGuard,
 }
 
 impl std::fmt::Debug for Speaker {
@@ -77,7 +77,7 @@ impl Speaker {
                 sample_rate: choice.sample_rate,
                 sample_format: format!("{:?}", choice.sample_format),
             },
-            _stream: stream,
+            _stream: StreamGuard::new(stream),
         })
     }
 

@@ -29,3 +29,44 @@ pub(crate) fn record_failure(slot: &FailureSlot, kind: DeviceKind, error: &cpal:
         tracing::debug!(%kind, error = %error, "audio stream glitch");
     }
 }
+
+/// How long closing a stream may take before we stop waiting for it.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Owns a running cpal stream and closes it without risking the closing
+/// thread.
+///
+/// Closing joins cpal's audio thread, and a sound server that died can
+/// leave that thread stuck for good: with PulseAudio killed mid-capture,
+/// libpulse's own threads deadlock (seen in `devices/tests/real_devices.rs`).
+/// A hang-up must not hang with it, so the stream is closed on a helper
+/// thread that is waited for briefly and then left behind.
+pub(crate) struct StreamGuard(Option<cpal::Stream>);
+
+impl StreamGuard {
+    pub(crate) fn new(stream: cpal::Stream) -> Self {
+        StreamGuard(Some(stream))
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let Some(stream) = self.0.take() else {
+            return;
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let closer = std::thread::Builder::new()
+            .name("clinicall-audio-close".into())
+            .spawn(move || {
+                drop(stream);
+                let _ = done_tx.send(());
+            });
+        // If the thread could not start, the closure and the stream in it
+        // were dropped right here: nothing left to wait for.
+        if closer.is_ok() && done_rx.recv_timeout(CLOSE_TIMEOUT).is_err() {
+            tracing::warn!(
+                "the sound system did not release an audio device within {CLOSE_TIMEOUT:?}; leaving it"
+            );
+        }
+    }
+}
