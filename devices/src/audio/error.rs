@@ -162,12 +162,19 @@ impl From<AudioError> for clinicall_media::MediaError {
     }
 }
 
-/// Whether a stream error reported while running ends the stream. Xruns
-/// (a glitch under load) and a rerouted default device are survivable;
-/// cpal keeps the stream going after them.
+/// Whether a stream error reported while running ends the stream: only
+/// the ones after which cpal's stream stops (the device went away) or must
+/// be rebuilt. After anything else cpal keeps the stream going, and the
+/// errors are often passing: PulseAudio's ALSA plugin reports an I/O error
+/// while its stream is still connecting, xruns are glitches under load.
+/// A stream that stays broken is caught by the microphone's frame timeout
+/// and the speaker's stall check instead.
 pub(crate) fn is_fatal(error: &cpal::Error) -> bool {
     use cpal::ErrorKind as K;
-    !matches!(error.kind(), K::Xrun | K::DeviceChanged | K::RealtimeDenied)
+    matches!(
+        error.kind(),
+        K::DeviceNotAvailable | K::HostUnavailable | K::StreamInvalidated
+    )
 }
 
 #[cfg(test)]
@@ -218,6 +225,7 @@ mod tests {
             AudioError::Backend { .. }
         ));
         assert!(!is_fatal(&cpal::Error::new(cpal::ErrorKind::Xrun)));
+        assert!(!is_fatal(&cpal::Error::new(cpal::ErrorKind::BackendError)));
         assert!(is_fatal(&cpal::Error::new(
             cpal::ErrorKind::DeviceNotAvailable
         )));

@@ -19,6 +19,7 @@
 //! [`capacity`]: JitterBuffer::capacity
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 /// Frames (20 ms each) queued before playing starts: a packet may be this
 /// late without a gap.
@@ -125,9 +126,62 @@ impl JitterBuffer {
     }
 }
 
+/// Notices a device that stopped taking audio: cpal reports no error for
+/// every way a stream can stall, but a running device always consumes
+/// samples (played or silent). Time is an argument, so it tests without
+/// waiting.
+#[derive(Debug)]
+pub struct StallWatch {
+    limit: Duration,
+    consumed: u64,
+    since: Instant,
+}
+
+impl StallWatch {
+    /// Reports a stall once nothing was consumed for `limit` after `now`.
+    pub fn new(limit: Duration, now: Instant) -> Self {
+        StallWatch {
+            limit,
+            consumed: 0,
+            since: now,
+        }
+    }
+
+    /// Takes the buffer's stats at `now`; `true` when the device has taken
+    /// nothing for longer than the limit.
+    pub fn is_stalled(&mut self, stats: PlaybackStats, now: Instant) -> bool {
+        let consumed = stats.played_samples + stats.silent_samples;
+        if consumed != self.consumed {
+            self.consumed = consumed;
+            self.since = now;
+        }
+        now.saturating_duration_since(self.since) > self.limit
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_that_stops_consuming_is_noticed_after_the_limit() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut watch = StallWatch::new(Duration::from_secs(2), start);
+        let mut stats = PlaybackStats::default();
+        // Not started yet, within the limit.
+        assert!(!watch.is_stalled(stats, at(1_900)));
+        stats.silent_samples = 960;
+        assert!(!watch.is_stalled(stats, at(2_100)), "it started");
+        stats.played_samples = 960;
+        assert!(!watch.is_stalled(stats, at(3_000)));
+        // Then it takes nothing more.
+        assert!(!watch.is_stalled(stats, at(4_900)));
+        assert!(watch.is_stalled(stats, at(5_100)));
+        // And never starting at all is a stall too.
+        let mut idle = StallWatch::new(Duration::from_secs(2), start);
+        assert!(idle.is_stalled(PlaybackStats::default(), at(2_500)));
+    }
 
     fn ramp(start: usize, n: usize) -> Vec<f32> {
         (start..start + n).map(|i| i as f32).collect()

@@ -20,7 +20,7 @@ use super::capture::CaptureChain;
 use super::device::{self, OpenedDevice};
 use super::error::{AudioError, DeviceKind};
 use super::format::StreamChoice;
-use super::stream::{FailureSlot, STREAM_TIMEOUT, StreamGuard, record_failure};
+use super::stream::{ErrorReport, FailureSlot, STREAM_TIMEOUT, StreamGuard};
 
 /// Frames waiting for the reader at most (160 ms).
 const QUEUE_FRAMES: usize = 8;
@@ -201,7 +201,10 @@ where
         .build_input_stream::<T, _, _>(
             choice.stream_config(),
             move |data: &[T], _| chain.push(data, |frame| feed.send(frame)),
-            move |error| record_failure(&failure, DeviceKind::Microphone, &error),
+            {
+                let mut errors = ErrorReport::new(DeviceKind::Microphone, failure);
+                move |error| errors.report(&error)
+            },
             Some(STREAM_TIMEOUT),
         )
         .map_err(|e| AudioError::from_cpal(DeviceKind::Microphone, &e))

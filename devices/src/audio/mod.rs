@@ -52,7 +52,7 @@ pub use chunker::FrameChunker;
 pub use device::{AudioDevice, OpenedDevice, input_devices, output_devices};
 pub use error::{AudioError, DeviceKind};
 pub use format::{Direction, PERIOD, StreamChoice, choose as choose_format};
-pub use jitter::{CAPACITY_FRAMES, JitterBuffer, PlaybackStats, TARGET_FRAMES};
+pub use jitter::{CAPACITY_FRAMES, JitterBuffer, PlaybackStats, StallWatch, TARGET_FRAMES};
 pub use level::{Level, SILENCE_DBFS, measure};
 pub use microphone::Microphone;
 pub use resample::Resampler;

@@ -19,11 +19,15 @@ use super::convert::{i16_to_f32, upmix_from_mono};
 use super::device::{self, OpenedDevice};
 use super::error::{AudioError, DeviceKind};
 use super::format::StreamChoice;
-use super::jitter::{JitterBuffer, PlaybackStats};
+use super::jitter::{JitterBuffer, PlaybackStats, StallWatch};
 use super::resample::Resampler;
-use super::stream::{FailureSlot, STREAM_TIMEOUT, StreamGuard, record_failure};
+use super::stream::{ErrorReport, FailureSlot, STREAM_TIMEOUT, StreamGuard};
 
 type Shared = Arc<Mutex<JitterBuffer>>;
+
+/// How long the device may take no audio at all before it counts as
+/// stopped (the same as a microphone's silence limit).
+const STALL_LIMIT: Duration = Duration::from_secs(2);
 
 fn lock(buffer: &Shared) -> MutexGuard<'_, JitterBuffer> {
     buffer.lock().unwrap_or_else(|p| p.into_inner())
@@ -36,6 +40,7 @@ pub struct Speaker {
     mono: Vec<f32>,
     resampled: Vec<f32>,
     failure: FailureSlot,
+    stall: StallWatch,
     opened: OpenedDevice,
     // Closing it stops the device (see StreamGuard).
     _stream: StreamGuard,
@@ -71,6 +76,7 @@ impl Speaker {
             mono: Vec::new(),
             resampled: Vec::new(),
             failure,
+            stall: StallWatch::new(STALL_LIMIT, std::time::Instant::now()),
             opened: OpenedDevice {
                 device: info,
                 channels: choice.channels,
@@ -87,12 +93,28 @@ impl Speaker {
     }
 
     /// Queues 48 kHz mono PCM for playing. Never blocks on the device.
+    /// Notices here when the device has stopped taking audio (see
+    /// [`Speaker::failure`]).
     pub fn play(&mut self, pcm: &[i16]) {
         self.mono.clear();
         self.mono.extend(pcm.iter().map(|&s| i16_to_f32(s)));
         self.resampled.clear();
         self.resampler.process(&self.mono, &mut self.resampled);
-        lock(&self.buffer).push(&self.resampled);
+        let stats = {
+            let mut buffer = lock(&self.buffer);
+            buffer.push(&self.resampled);
+            buffer.stats()
+        };
+        if self.stall.is_stalled(stats, std::time::Instant::now()) {
+            let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            failure.get_or_insert_with(|| AudioError::Stopped {
+                kind: DeviceKind::Speaker,
+                detail: format!(
+                    "{} took no audio for {STALL_LIMIT:?}",
+                    self.opened.device.id
+                ),
+            });
+        }
     }
 
     /// Underruns, overruns and samples played so far.
@@ -198,7 +220,10 @@ where
                 lock(&buffer).pop_into(&mut mono);
                 upmix_from_mono(&mono, channels, out);
             },
-            move |error| record_failure(&failure, DeviceKind::Speaker, &error),
+            {
+                let mut errors = ErrorReport::new(DeviceKind::Speaker, failure);
+                move |error| errors.report(&error)
+            },
             Some(STREAM_TIMEOUT),
         )
         .map_err(|e| AudioError::from_cpal(DeviceKind::Speaker, &e))

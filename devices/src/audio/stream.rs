@@ -14,19 +14,40 @@ pub(crate) const STREAM_TIMEOUT: Duration = Duration::from_secs(3);
 /// The first fatal error a stream reported, for the side that reads.
 pub(crate) type FailureSlot = Arc<Mutex<Option<AudioError>>>;
 
-pub(crate) fn record_failure(slot: &FailureSlot, kind: DeviceKind, error: &cpal::Error) {
-    if is_fatal(error) {
-        let mut failure = slot.lock().unwrap_or_else(|p| p.into_inner());
-        failure.get_or_insert_with(|| match AudioError::from_cpal(kind, error) {
-            // Whatever the backend calls it, a stream that died mid-use
-            // stopped working.
-            AudioError::Backend { detail, .. } | AudioError::Unavailable { detail, .. } => {
-                AudioError::Stopped { kind, detail }
-            }
-            other => other,
-        });
-    } else {
-        tracing::debug!(%kind, error = %error, "audio stream glitch");
+/// A stream's error callback: keeps the first fatal error for the side
+/// that reads or writes, and logs the rest without flooding the log (cpal
+/// retries at once, so a passing error can come dozens of times in a row).
+pub(crate) struct ErrorReport {
+    kind: DeviceKind,
+    failure: FailureSlot,
+    warned: bool,
+}
+
+impl ErrorReport {
+    pub(crate) fn new(kind: DeviceKind, failure: FailureSlot) -> Self {
+        ErrorReport {
+            kind,
+            failure,
+            warned: false,
+        }
+    }
+
+    pub(crate) fn report(&mut self, error: &cpal::Error) {
+        let kind = self.kind;
+        if is_fatal(error) {
+            let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            failure.get_or_insert_with(|| match AudioError::from_cpal(kind, error) {
+                // The device was there when opened: it stopped working.
+                AudioError::Unavailable { detail, .. } => AudioError::Stopped { kind, detail },
+                other => other,
+            });
+        } else if error.kind() != cpal::ErrorKind::Xrun
+            && !std::mem::replace(&mut self.warned, true)
+        {
+            tracing::warn!(%kind, error = %error, "audio stream error; carrying on (more are logged at debug level)");
+        } else {
+            tracing::debug!(%kind, error = %error, "audio stream error");
+        }
     }
 }
 
