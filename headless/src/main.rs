@@ -8,9 +8,10 @@
 //! machine under [`CallDriver`], with the WebRTC media engine sending
 //! synthetic or file media and checking what comes back.
 
+mod audio_devices;
 mod media_io;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
 use clinicall_client_core::call::{
     CallConfig, CallEndReason, CallEvent, CallSignaling, CallState, MediaRole,
 };
@@ -23,7 +24,7 @@ use clinicall_client_core::signaling::{
 };
 use clinicall_devices::camera::CaptureRequest;
 use clinicall_protocol::{CallId, Contact, UserId};
-use media_io::{AudioChoice, HeadlessMedia, VideoChoice};
+use media_io::{AudioChoice, HeadlessMedia, SpeakerChoice, VideoChoice};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -83,6 +84,15 @@ OUTPUT:
   our video.
   `media_summary` and `resources` follow each call (`resources` once its
   media session has released its sockets and threads).
+  With --audio microphone or --speaker, an `audio_device` line names each
+  sound device opened and its format
+    {\"event\":\"audio_device\",\"direction\":\"output\",\"id\":\"default\",
+     \"name\":…,\"channels\":2,\"sample_rate\":48000,\"sample_format\":\"F32\"}
+  and `media_summary` has `speaker` (seconds played, silent, dropped;
+  underruns). A device that cannot be opened or stops gives
+    {\"event\":\"warning\",\"device\":\"microphone\",\"message\":\"…\",\"detail\":\"…\"}
+  (with `available` devices when a name matched none) and the call goes on
+  without it.
 
 SMOKE-TESTING A SERVER:
   clinicall-headless --server https://clinic.example.org --email a@x --answer
@@ -224,10 +234,27 @@ struct Args {
     #[arg(long, value_name = "KBPS")]
     video_kbps: Option<u32>,
 
-    /// Audio to send: `tone` (a sine of --tone-hz), `none`, or the path of
-    /// a 16-bit PCM .wav file (any rate and channel count; played in a loop).
+    /// Audio to send: `tone` (a sine of --tone-hz), `microphone` (the
+    /// default capture device, or --audio-input), `none`, or the path of a
+    /// 16-bit PCM .wav file (any rate and channel count; played in a loop).
     #[arg(long, value_name = "SOURCE", default_value = "tone")]
     audio: String,
+
+    /// With --audio microphone: the capture device to use, by id (as in
+    /// the `audio_device` line, e.g. `pulse`) or name. Default: the
+    /// system's default microphone.
+    #[arg(long, value_name = "NAME")]
+    audio_input: Option<String>,
+
+    /// Also play the received audio on a speaker (the default playback
+    /// device, or --audio-output); it is measured either way. A device
+    /// that cannot be opened gives a `warning` line and the call goes on.
+    #[arg(long, conflicts_with = "list")]
+    speaker: bool,
+
+    /// With --speaker: the playback device to use, by id or name.
+    #[arg(long, value_name = "NAME", requires = "speaker")]
+    audio_output: Option<String>,
 
     /// Frequency of the tone.
     #[arg(long, value_name = "HZ", default_value_t = 440.0, value_parser = parse_tone)]
@@ -322,7 +349,16 @@ fn audio_choice(args: &Args) -> AudioChoice {
     match args.audio.as_str() {
         "none" => AudioChoice::None,
         "tone" => AudioChoice::Tone(args.tone_hz),
+        "microphone" => AudioChoice::Microphone(args.audio_input.clone()),
         path => AudioChoice::File(PathBuf::from(path)),
+    }
+}
+
+fn speaker_choice(args: &Args) -> SpeakerChoice {
+    if args.speaker {
+        SpeakerChoice::Device(args.audio_output.clone())
+    } else {
+        SpeakerChoice::None
     }
 }
 
@@ -345,6 +381,14 @@ fn main() -> ExitCode {
     // Before any thread exists: memory a call frees goes back to the OS.
     clinicall_media::return_large_blocks_to_os();
     let args = Args::parse();
+    if args.audio_input.is_some() && args.audio != "microphone" {
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--audio-input needs --audio microphone",
+            )
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -371,13 +415,19 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     for path in [&args.video, &args.audio] {
-        if !matches!(path.as_str(), "none" | "tone" | "test-pattern" | "camera")
-            && !std::path::Path::new(path).is_file()
+        if !matches!(
+            path.as_str(),
+            "none" | "tone" | "test-pattern" | "camera" | "microphone"
+        ) && !std::path::Path::new(path).is_file()
         {
             return Outcome::new(EXIT_CALL_FAILED, format!("no such media file: {path}"));
         }
     }
-    let headless_media = Arc::new(HeadlessMedia::new(video_choice(&args), audio_choice(&args)));
+    let headless_media = Arc::new(HeadlessMedia::new(
+        video_choice(&args),
+        audio_choice(&args),
+        speaker_choice(&args),
+    ));
     let (media, control): (Box<dyn MediaEngine>, Option<MediaControl>) = match args.media {
         Media::Webrtc => {
             let settings = MediaSettings {
@@ -774,7 +824,8 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-fn print(line: Value) {
+/// Prints one JSON line on stdout (also used by the media threads).
+pub(crate) fn print(line: Value) {
     // `println!` locks stdout for the line, so lines never interleave.
     println!("{line}");
 }

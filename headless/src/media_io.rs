@@ -2,7 +2,9 @@
 //! camera) and what it checks in what it receives: the frame stamps of a test pattern (which
 //! frame, how late) and the dominant frequency of the audio.
 
+use crate::audio_devices::{SpeakerSink, open_microphone};
 use clinicall_client_core::media::MediaIo;
+use clinicall_devices::audio::PlaybackStats;
 use clinicall_devices::camera::{CameraSource, CaptureRequest};
 use clinicall_media::{
     AudioSink, AudioSource, MediaError, SAMPLE_RATE, TestPattern, ToneSource, VideoFrameRef,
@@ -38,6 +40,17 @@ pub enum AudioChoice {
     Tone(f32),
     /// A WAV file, looped.
     File(PathBuf),
+    /// A real microphone: the default, or the one with this id or name.
+    Microphone(Option<String>),
+}
+
+/// Where received audio goes besides being measured.
+#[derive(Clone, Debug)]
+pub enum SpeakerChoice {
+    /// Nowhere: measured only.
+    None,
+    /// A real speaker: the default, or the one with this id or name.
+    Device(Option<String>),
 }
 
 /// The headless client's [`MediaIo`].
@@ -45,18 +58,20 @@ pub enum AudioChoice {
 pub struct HeadlessMedia {
     video: VideoChoice,
     audio: AudioChoice,
+    speaker: SpeakerChoice,
     calls: Mutex<HashMap<CallId, Arc<Mutex<Reception>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl HeadlessMedia {
-    pub fn new(video: VideoChoice, audio: AudioChoice) -> Self {
+    pub fn new(video: VideoChoice, audio: AudioChoice, speaker: SpeakerChoice) -> Self {
         HeadlessMedia {
             video,
             audio,
+            speaker,
             calls: Mutex::new(HashMap::new()),
         }
     }
@@ -99,6 +114,7 @@ impl MediaIo for HeadlessMedia {
             AudioChoice::None => None,
             AudioChoice::Tone(hz) => Some(Box::new(ToneSource::new(*hz, 0.3))),
             AudioChoice::File(path) => Some(Box::new(WavSource::open(path)?)),
+            AudioChoice::Microphone(name) => Some(open_microphone(name.as_deref())?),
         })
     }
 
@@ -109,7 +125,10 @@ impl MediaIo for HeadlessMedia {
 
     fn audio_sink(&self, call_id: CallId) -> Box<dyn AudioSink> {
         let reception = self.reception(call_id);
-        Box::new(move |pcm: &[i16]| lock(&reception).on_audio(pcm))
+        match &self.speaker {
+            SpeakerChoice::None => Box::new(move |pcm: &[i16]| lock(&reception).on_audio(pcm)),
+            SpeakerChoice::Device(name) => Box::new(SpeakerSink::new(name.clone(), reception)),
+        }
     }
 }
 
@@ -164,6 +183,8 @@ pub struct Reception {
     audio_samples: u64,
     /// Dominant frequency of each full second of received audio.
     audio_frequencies: Vec<Option<f32>>,
+    /// With `--speaker`: what playing it did, and the device's rate.
+    playback: Option<(PlaybackStats, u32)>,
 }
 
 impl Reception {
@@ -196,7 +217,12 @@ impl Reception {
         self.last_counter = Some(stamp.counter);
     }
 
-    fn on_audio(&mut self, pcm: &[i16]) {
+    /// Records what the speaker did with the audio so far.
+    pub fn set_playback(&mut self, stats: PlaybackStats, sample_rate: u32) {
+        self.playback = Some((stats, sample_rate));
+    }
+
+    pub fn on_audio(&mut self, pcm: &[i16]) {
         self.audio_samples += pcm.len() as u64;
         self.audio_window.extend_from_slice(pcm);
         let second = SAMPLE_RATE as usize;
@@ -248,6 +274,15 @@ impl Reception {
             "latency_ms": {"p50": pct(0.5), "p95": pct(0.95), "max": pct(1.0)},
             "audio_seconds": self.audio_samples as f64 / f64::from(SAMPLE_RATE),
             "audio_frequencies_hz": self.audio_frequencies,
+            "speaker": self.playback.map(|(stats, rate)| {
+                let seconds = |samples: u64| round2(samples as f64 / f64::from(rate.max(1)));
+                json!({
+                    "played_seconds": seconds(stats.played_samples),
+                    "silent_seconds": seconds(stats.silent_samples),
+                    "dropped_seconds": seconds(stats.dropped_samples),
+                    "underruns": stats.underruns,
+                })
+            }),
         })
     }
 }

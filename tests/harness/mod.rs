@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod pulse;
+
 use clinicall_client_core::signaling::RestClient;
 use clinicall_protocol::Role;
 use clinicall_protocol::rest::{Account, NewUser};
@@ -171,7 +173,18 @@ impl Server {
     /// Starts `clinicall-headless` signed in as `account`, media on
     /// loopback, with `args` (mode and options).
     pub fn spawn(&self, account: &Account, args: &[&str]) -> Client {
-        Client::spawn(&self.base, account, args)
+        Client::spawn(&self.base, account, args, &[])
+    }
+
+    /// The same, with extra environment variables (such as
+    /// [`pulse::Pulse::env`] for a sound server).
+    pub fn spawn_with_env(
+        &self,
+        account: &Account,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Client {
+        Client::spawn(&self.base, account, args, env)
     }
 }
 
@@ -184,7 +197,7 @@ pub struct Client {
 }
 
 impl Client {
-    fn spawn(base: &str, account: &Account, args: &[&str]) -> Client {
+    fn spawn(base: &str, account: &Account, args: &[&str], env: &[(String, String)]) -> Client {
         let mut child = Command::new(headless_bin())
             .args(["--server", base, "--email", &account.email])
             .args(["--bind", "127.0.0.1", "--timeout", "90"])
@@ -193,6 +206,7 @@ impl Client {
             // The WebRTC stack warns about routine races (a check before
             // its candidate); a failing test prints the JSON lines anyway.
             .env("RUST_LOG", "warn,rtc=error,rtc_ice=error,rtc_dtls=error")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
