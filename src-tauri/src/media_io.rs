@@ -101,9 +101,9 @@ pub fn open_audio(choice: &AudioInput) -> Result<Option<Box<dyn AudioSource>>, M
     match choice {
         AudioInput::None => Ok(None),
         AudioInput::Tone => Ok(Some(Box::new(ToneSource::new(TONE_HZ, 0.3)))),
-        AudioInput::Microphone | AudioInput::NamedMicrophone(_) => Err(
-            MediaError::InvalidArgument("no microphone was found".into()),
-        ),
+        AudioInput::Microphone | AudioInput::NamedMicrophone(_) => {
+            crate::devices::open_microphone(choice).map(Some)
+        }
     }
 }
 
@@ -149,7 +149,14 @@ impl MediaIo for AppMedia {
     }
 
     fn audio_sink(&self, _call_id: CallId) -> Box<dyn AudioSink> {
-        Box::new(|_: &[i16]| {})
+        match crate::devices::open_speaker(&self.choices().output) {
+            Ok(Some(speaker)) => speaker,
+            Ok(None) => Box::new(|_: &[i16]| {}),
+            Err(e) => {
+                self.problem("speaker", &e);
+                Box::new(|_: &[i16]| {})
+            }
+        }
     }
 
     fn remote_encoded_video(&self, _call_id: CallId) -> Option<Box<dyn EncodedVideoSink>> {
