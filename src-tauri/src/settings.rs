@@ -71,7 +71,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            server: "http://127.0.0.1:8080".into(),
+            server: "http://127.0.0.1:8787".into(),
             remembered_email: None,
             video_input: VideoInput::default(),
             audio_input: AudioInput::default(),

@@ -64,11 +64,27 @@ pub struct RunArgs {
     /// failed) instead of serving until Ctrl-C.
     #[arg(long)]
     demo_only: bool,
+    /// Show the headless demo call even where there is a display, instead
+    /// of opening the desktop app.
+    #[arg(long)]
+    headless: bool,
+}
+
+/// Whether a desktop session is there to open the app in.
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
     step("setup");
-    setup::ensure(&["build", "codecs"])?;
+    let open_app = has_display() && !args.demo_only && !args.headless;
+    if open_app {
+        setup::ensure(&["build", "codecs", "audio", "camera", "keychain", "desktop"])?;
+    } else {
+        setup::ensure(&["build", "codecs"])?;
+    }
     // Two builds, so the server gets exactly its own features, as in
     // production (not ones unified with the client's).
     step("building the signaling server and the headless client (release)");
@@ -105,6 +121,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     server
         .wait_ready(addr, Duration::from_secs(60))
         .with_context(|| format!("starting the server on {addr}"))?;
+
+    if open_app {
+        return open_desktop_app(&headless, addr, &local.data_dir, server, &stop);
+    }
 
     let demo_ok = demo_call(&headless, addr, &local.data_dir, &stop)?;
 
@@ -165,21 +185,9 @@ fn demo_call(
     data_dir: &Path,
     stop: &AtomicBool,
 ) -> Result<bool> {
-    // The desktop app (issue 4) will take this place on machines with a
-    // display. It does not exist yet, so every machine gets the headless
-    // demo call for now.
-    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
     step(&format!(
-        "demo call: {} calls {} for {DEMO_CALL_SECONDS} s, both as headless clients on loopback{}",
-        DOCTOR.display_name,
-        PATIENT.display_name,
-        if has_display {
-            " (the desktop app replaces this demo when it arrives)"
-        } else {
-            ""
-        }
+        "demo call: {} calls {} for {DEMO_CALL_SECONDS} s, both as headless clients on loopback",
+        DOCTOR.display_name, PATIENT.display_name,
     ));
     let size = (640, 480);
     let call = CallRun {
@@ -390,5 +398,60 @@ mod tests {
             connect_addr("127.0.0.2:1".parse().unwrap()),
             "127.0.0.2:1".parse().unwrap()
         );
+    }
+}
+
+/// Opens the desktop app signed out on the local server, with the demo
+/// patient answering calls as a headless client, until the window closes
+/// or Ctrl-C.
+fn open_desktop_app(
+    headless: &Path,
+    addr: SocketAddr,
+    data_dir: &Path,
+    mut server: ServerProcess,
+    stop: &AtomicBool,
+) -> Result<()> {
+    crate::desktop::build_ui()?;
+    step("building the desktop app (release; the first build takes a while)");
+    let app = bin(&build_bins(true, &["clinicall-desktop"])?, "clinicall")?.clone();
+    let app_dir = data_dir.join("app");
+    std::fs::create_dir_all(&app_dir)?;
+    let settings = app_dir.join("settings.json");
+    if !settings.exists() {
+        let text = serde_json::json!({ "server": format!("http://{addr}") }).to_string();
+        std::fs::write(&settings, text)?;
+    }
+    let mut patient = Command::new(headless);
+    patient
+        .args([
+            "--server",
+            &format!("http://{addr}"),
+            "--email",
+            PATIENT.email,
+        ])
+        .args(["--answer", "--calls", "1000", "--timeout", "86400"])
+        .env("CLINICALL_PASSWORD", PATIENT.password)
+        .stdout(std::process::Stdio::null());
+    let _patient = ServerProcess::spawn(patient, "the demo patient (headless)")?;
+    eprintln!(
+        "\nxtask: server at http://{addr}; sign in to the app as {} (password {}) and call {}, \
+         who answers as a headless client (test pattern and tone).\n\
+         xtask: closing the window or Ctrl-C stops everything.",
+        DOCTOR.email, DOCTOR.password, PATIENT.display_name
+    );
+    let mut window = Command::new(&app);
+    window.env("CLINICALL_CONFIG_DIR", &app_dir);
+    let mut window = ServerProcess::spawn(window, "the desktop app")?;
+    loop {
+        if stop.load(Ordering::SeqCst) || window.exited().is_some() {
+            step("stopping");
+            window.stop();
+            server.stop();
+            return Ok(());
+        }
+        if let Some(status) = server.exited() {
+            bail!("the server exited on its own ({status})");
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
