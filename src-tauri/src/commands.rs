@@ -64,6 +64,9 @@ impl From<&Account> for AccountView {
 pub struct AppInfo {
     version: &'static str,
     settings: Settings,
+    /// `encoded` or `raw` from `CLINICALL_VIDEO_MODE`, to force a video
+    /// path (benchmarks, and the tests of the fallback).
+    video_mode: Option<String>,
 }
 
 /// Version and settings.
@@ -72,6 +75,9 @@ pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         settings: shell.settings(),
+        video_mode: std::env::var("CLINICALL_VIDEO_MODE")
+            .ok()
+            .filter(|m| m == "encoded" || m == "raw"),
     }
 }
 

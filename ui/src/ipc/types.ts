@@ -80,6 +80,8 @@ export interface Settings {
 export interface AppInfo {
   version: string;
   settings: Settings;
+  /** A video path forced by the environment (benchmarks, tests). */
+  video_mode: DisplayMode | null;
 }
 
 export interface DeviceInfo {

@@ -9,6 +9,8 @@ import { DisplayMeter, parseVideoMessage, type StreamKind, type VideoMessage } f
 
 /** Whether this web view can decode VP8 itself. */
 export async function chooseDisplayMode(): Promise<DisplayMode> {
+  const forced = (await commands.appInfo()).video_mode;
+  if (forced) return forced;
   const decoder = (globalThis as { VideoDecoder?: typeof VideoDecoder }).VideoDecoder;
   if (!decoder) return 'raw';
   try {
