@@ -340,6 +340,11 @@ impl App {
         self.click("#sign-in").await;
     }
 
+    /// The driver's process id (the app runs under it).
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.id().expect("the driver runs")
+    }
+
     /// Ends the WebDriver session (closing the app) and the driver.
     pub async fn close(mut self) {
         let _ = self.client.close().await;
