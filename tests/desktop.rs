@@ -96,8 +96,8 @@ async fn calling_a_headless_client_shows_moving_video_mutes_and_hangs_up() {
     app.click(&format!("[data-user-id=\"{}\"] button.call", patient.id))
         .await;
     app.find("#call-window").await;
-    assert_video_moves(&app, "#remote-video", 640, 480, 10).await;
-    assert_video_moves(&app, "#local-video", 1280, 720, 10).await;
+    assert_video_moves(&app, "#remote-video", 640, 480, 5).await;
+    assert_video_moves(&app, "#local-video", 1280, 720, 3).await;
     headless.connected().await;
 
     app.click("#toggle-stats").await;
@@ -161,7 +161,7 @@ async fn an_incoming_call_rings_is_accepted_and_ends_when_the_caller_hangs_up() 
     app.screenshot("05-incoming-call").await;
     app.click("#accept-call").await;
     app.find("#call-window").await;
-    assert_video_moves(&app, "#remote-video", 640, 480, 10).await;
+    assert_video_moves(&app, "#remote-video", 640, 480, 5).await;
     app.wait_true(
         Duration::from_secs(20),
         "return document.querySelector('#end-reason')?.dataset.reason === 'hung_up'",

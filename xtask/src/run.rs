@@ -361,46 +361,6 @@ fn connect_addr(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn toml_strings_escape_quotes_and_backslashes() {
-        assert_eq!(toml_string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
-        let config = local_server_config(Path::new("/tmp/x y/server.sqlite3"), "abc123");
-        assert!(
-            config.contains("database = \"/tmp/x y/server.sqlite3\""),
-            "{config}"
-        );
-        assert!(config.contains("jwt_secret = \"abc123\""), "{config}");
-    }
-
-    #[test]
-    fn listen_address_comes_from_the_server_section() {
-        let written = local_server_config(Path::new("/d/s.sqlite3"), "x");
-        assert_eq!(
-            configured_listen(&written).as_deref(),
-            Some("127.0.0.1:8787")
-        );
-        let edited = "[storage]\nlisten = \"nope\"\n[server]\n  listen = '0.0.0.0:9000' # all\n";
-        assert_eq!(configured_listen(edited).as_deref(), Some("0.0.0.0:9000"));
-        assert_eq!(configured_listen("[server]\n"), None);
-        assert_eq!(
-            connect_addr("0.0.0.0:9000".parse().unwrap()),
-            "127.0.0.1:9000".parse().unwrap()
-        );
-        assert_eq!(
-            connect_addr("[::]:9000".parse().unwrap()),
-            "[::1]:9000".parse().unwrap()
-        );
-        assert_eq!(
-            connect_addr("127.0.0.2:1".parse().unwrap()),
-            "127.0.0.2:1".parse().unwrap()
-        );
-    }
-}
-
 /// Opens the desktop app signed out on the local server, with the demo
 /// patient answering calls as a headless client, until the window closes
 /// or Ctrl-C.
@@ -453,5 +413,45 @@ fn open_desktop_app(
             bail!("the server exited on its own ({status})");
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_escape_quotes_and_backslashes() {
+        assert_eq!(toml_string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        let config = local_server_config(Path::new("/tmp/x y/server.sqlite3"), "abc123");
+        assert!(
+            config.contains("database = \"/tmp/x y/server.sqlite3\""),
+            "{config}"
+        );
+        assert!(config.contains("jwt_secret = \"abc123\""), "{config}");
+    }
+
+    #[test]
+    fn listen_address_comes_from_the_server_section() {
+        let written = local_server_config(Path::new("/d/s.sqlite3"), "x");
+        assert_eq!(
+            configured_listen(&written).as_deref(),
+            Some("127.0.0.1:8787")
+        );
+        let edited = "[storage]\nlisten = \"nope\"\n[server]\n  listen = '0.0.0.0:9000' # all\n";
+        assert_eq!(configured_listen(edited).as_deref(), Some("0.0.0.0:9000"));
+        assert_eq!(configured_listen("[server]\n"), None);
+        assert_eq!(
+            connect_addr("0.0.0.0:9000".parse().unwrap()),
+            "127.0.0.1:9000".parse().unwrap()
+        );
+        assert_eq!(
+            connect_addr("[::]:9000".parse().unwrap()),
+            "[::1]:9000".parse().unwrap()
+        );
+        assert_eq!(
+            connect_addr("127.0.0.2:1".parse().unwrap()),
+            "127.0.0.2:1".parse().unwrap()
+        );
     }
 }
