@@ -66,36 +66,22 @@ async fn assert_video_moves(app: &App, css: &str, width: u64, height: u64, min_f
     assert!(second.3 > 20.0, "{css} is black (mean {})", second.3);
 }
 
-async fn contact_online(app: &App, user_id: &str) {
-    app.wait_true(
-        Duration::from_secs(30),
-        &format!("return document.querySelector('[data-user-id=\"{user_id}\"]')?.dataset.online === 'true'"),
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calling_a_headless_client_shows_moving_video_mutes_and_hangs_up() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::start().await;
     let (doctor, patient) = server.pair().await;
     let headless = server.spawn(&patient, &["--answer"]);
-    headless
-        .wait_for(Duration::from_secs(30), |l| {
-            l["event"] == "signaling" && l["state"] == "connected"
-        })
-        .await;
+    headless.signed_in().await;
 
     let app = App::launch(AppConfig::for_server(&server.base)).await;
     app.find("#sign-in").await;
     app.screenshot("01-sign-in").await;
     app.sign_in(&doctor.email, PASSWORD, false).await;
-    contact_online(&app, &patient.id.to_string()).await;
+    app.contact_online(&patient.id.to_string()).await;
     app.screenshot("02-home").await;
 
-    app.click(&format!("[data-user-id=\"{}\"] button.call", patient.id))
-        .await;
-    app.find("#call-window").await;
+    app.call_contact(&patient.id.to_string()).await;
     assert_video_moves(&app, "#remote-video", 640, 480, 5).await;
     assert_video_moves(&app, "#local-video", 1280, 720, 3).await;
     headless.connected().await;
@@ -204,21 +190,15 @@ async fn without_webcodecs_the_raw_video_fallback_still_shows_moving_video() {
     let server = Server::start().await;
     let (doctor, patient) = server.pair().await;
     let headless = server.spawn(&patient, &["--answer", "--video-size", "1280x720"]);
-    headless
-        .wait_for(Duration::from_secs(30), |l| {
-            l["event"] == "signaling" && l["state"] == "connected"
-        })
-        .await;
+    headless.signed_in().await;
     let mut config = AppConfig::for_server(&server.base);
     config
         .env
         .push(("CLINICALL_VIDEO_MODE".into(), "raw".into()));
     let app = App::launch(config).await;
     app.sign_in(&doctor.email, PASSWORD, false).await;
-    contact_online(&app, &patient.id.to_string()).await;
-    app.click(&format!("[data-user-id=\"{}\"] button.call", patient.id))
-        .await;
-    app.find("#call-window").await;
+    app.contact_online(&patient.id.to_string()).await;
+    app.call_contact(&patient.id.to_string()).await;
     // Decoded in the shell and scaled to at most 640 wide.
     assert_video_moves(&app, "#remote-video", 640, 360, 3).await;
     assert_eq!(

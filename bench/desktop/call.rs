@@ -78,28 +78,15 @@ async fn main() {
         &patient,
         &["--answer", "--video-size", "1280x720", "--fps", "30"],
     );
-    headless
-        .wait_for(Duration::from_secs(30), |l| {
-            l["event"] == "signaling" && l["state"] == "connected"
-        })
-        .await;
+    headless.signed_in().await;
     let mut config = AppConfig::for_server(&server.base);
     config
         .env
         .push(("CLINICALL_VIDEO_MODE".into(), mode.clone()));
     let app = App::launch(config).await;
     app.sign_in(&doctor.email, harness_password(), false).await;
-    app.wait_true(
-        Duration::from_secs(30),
-        &format!(
-            "return document.querySelector('[data-user-id=\"{}\"]')?.dataset.online === 'true'",
-            patient.id
-        ),
-    )
-    .await;
-    app.click(&format!("[data-user-id=\"{}\"] button.call", patient.id))
-        .await;
-    app.find("#call-window").await;
+    app.contact_online(&patient.id.to_string()).await;
+    app.call_contact(&patient.id.to_string()).await;
     headless.connected().await;
     // Let the call settle (bitrate ramp, first keyframes).
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -327,6 +327,24 @@ impl App {
         path
     }
 
+    /// Waits until the contact `user_id` shows as online.
+    pub async fn contact_online(&self, user_id: &str) {
+        self.wait_true(
+            Duration::from_secs(30),
+            &format!(
+                "return document.querySelector('[data-user-id=\"{user_id}\"]')?.dataset.online === 'true'"
+            ),
+        )
+        .await;
+    }
+
+    /// Clicks "Call" on the contact `user_id` and waits for the call window.
+    pub async fn call_contact(&self, user_id: &str) {
+        self.click(&format!("[data-user-id=\"{user_id}\"] button.call"))
+            .await;
+        self.find("#call-window").await;
+    }
+
     /// Signs in through the sign-in screen.
     pub async fn sign_in(&self, email: &str, password: &str, remember: bool) {
         self.type_into("#email", email).await;

@@ -264,6 +264,14 @@ impl Client {
         found.unwrap_or_else(|_| panic!("no such line in time; seen {:#?}", self.lines()))
     }
 
+    /// Waits for the client to be signed in and connected to signaling.
+    pub async fn signed_in(&self) {
+        self.wait_for(Duration::from_secs(30), |l| {
+            l["event"] == "signaling" && l["state"] == "connected"
+        })
+        .await;
+    }
+
     /// Waits for the call to be connected (media flowing).
     pub async fn connected(&self) {
         self.wait_for(Duration::from_secs(30), |l| {
