@@ -210,3 +210,34 @@ async fn without_webcodecs_the_raw_video_fallback_still_shows_moving_video() {
     headless.finish(Duration::from_secs(20)).await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launch_hands_over_to_the_running_app_and_exits() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let app = App::launch(AppConfig::for_server(&server.base)).await;
+    app.find("#sign-in-title").await;
+    assert!(!app.logged("a second launch handed over"));
+
+    let status = app
+        .launch_again(Duration::from_secs(20))
+        .await
+        .expect("the second launch exits instead of opening a second window");
+    assert!(status.success(), "second launch: {status}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app.logged("a second launch handed over") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running app never heard of the second launch"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The first instance carries on as before.
+    app.type_into("#email", "still@here.example").await;
+    assert_eq!(
+        app.eval("return document.querySelector('#email').value")
+            .await,
+        "still@here.example"
+    );
+    app.close().await;
+}

@@ -49,7 +49,8 @@ pub fn run() {
 
     let result = tauri::Builder::default()
         // First, so a second launch hands over before anything starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            tracing::info!(?args, "a second launch handed over; raising the window");
             if let Some(window) = app.get_webview_window("main") {
                 let _ = window.unminimize();
                 let _ = window.show();

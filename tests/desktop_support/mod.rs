@@ -156,7 +156,59 @@ pub struct App {
     _bus: Bus,
     display: Display,
     pub home: tempfile::TempDir,
-    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The environment the app runs in.
+    env: Vec<(String, String)>,
+    /// Lines the app printed on stdout.
+    pub stdout: Lines,
+    /// Lines the app logged on stderr.
+    pub stderr: Lines,
+}
+
+/// Lines of a child's output, collected as they come.
+pub type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn collect_lines(out: impl tokio::io::AsyncRead + Unpin + Send + 'static, echo: bool) -> Lines {
+    let collected = Lines::default();
+    let sink = collected.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(out).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if echo {
+                eprintln!("{line}");
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    collected
+}
+
+/// The app's environment: the test's display and bus, a private home and
+/// config folder, software rendering, and the test's extra variables.
+fn app_env(
+    display: &Display,
+    bus: &Bus,
+    home: &Path,
+    config_dir: &Path,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let path = |p: &Path| p.display().to_string();
+    let mut env = vec![
+        ("DISPLAY".into(), display.name.clone()),
+        ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()),
+        ("HOME".into(), path(home)),
+        ("XDG_CONFIG_HOME".into(), path(&home.join("xdg-config"))),
+        ("XDG_DATA_HOME".into(), path(&home.join("xdg-data"))),
+        ("XDG_CACHE_HOME".into(), path(&home.join("xdg-cache"))),
+        ("CLINICALL_CONFIG_DIR".into(), path(config_dir)),
+        // Software rendering under Xvfb; far less CPU without DMABUF.
+        ("WEBKIT_DISABLE_DMABUF_RENDERER".into(), "1".into()),
+        (
+            "RUST_LOG".into(),
+            "warn,clinicall_desktop=info,rtc=error,rtc_ice=error,rtc_dtls=error".into(),
+        ),
+    ];
+    env.extend(extra.iter().cloned());
+    env
 }
 
 impl App {
@@ -173,6 +225,7 @@ impl App {
         )
         .unwrap();
 
+        let env = app_env(&display, &bus, home.path(), &config_dir, &config.env);
         let (port, native_port) = (free_port(), free_port());
         let mut driver = Command::new(tool("tauri-driver"));
         driver
@@ -183,35 +236,15 @@ impl App {
                 &native_port.to_string(),
             ])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
-            .env("DISPLAY", &display.name)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
-            .env("XDG_DATA_HOME", home.path().join("xdg-data"))
-            .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
-            .env("CLINICALL_CONFIG_DIR", &config_dir)
-            // Software rendering under Xvfb; far less CPU without DMABUF.
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-            .env(
-                "RUST_LOG",
-                "warn,clinicall_desktop=info,rtc=error,rtc_ice=error,rtc_dtls=error",
-            )
-            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut driver = driver.spawn().expect("tauri-driver starts");
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let out = driver.stdout.take().unwrap();
-        tokio::spawn({
-            let stdout = stdout.clone();
-            async move {
-                let mut lines = BufReader::new(out).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    stdout.lock().unwrap().push(line);
-                }
-            }
-        });
+        let stdout = collect_lines(driver.stdout.take().unwrap(), false);
+        // The app's log, kept for assertions and passed on to the test's
+        // own output.
+        let stderr = collect_lines(driver.stderr.take().unwrap(), true);
 
         let url = format!("http://127.0.0.1:{port}");
         wait_until(Duration::from_secs(20), || {
@@ -238,8 +271,36 @@ impl App {
             _bus: bus,
             display,
             home,
+            env,
             stdout,
+            stderr,
         }
+    }
+
+    /// Starts the app binary a second time, as a user would, in the same
+    /// session (display, bus, home) as this one, and waits up to `limit`
+    /// for it to exit. `None`: still running at the limit (then killed).
+    pub async fn launch_again(&self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut second = Command::new(APP)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the app binary starts");
+        tokio::time::timeout(limit, second.wait())
+            .await
+            .ok()
+            .map(|status| status.expect("waiting for the second launch"))
+    }
+
+    /// Whether the app has logged a line containing `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
     }
 
     /// Waits (up to 30 s) for an element matching `css`.
