@@ -66,6 +66,28 @@ async fn assert_video_moves(app: &App, css: &str, width: u64, height: u64, min_f
     assert!(second.3 > 20.0, "{css} is black (mean {})", second.3);
 }
 
+/// A doctor signed in to the app has called a headless patient started
+/// with `args` (which answers), and the call window is up.
+async fn doctor_in_a_call(args: &[&str], config: AppConfig) -> (Server, harness::Client, App) {
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let headless = server.spawn(&patient, args);
+    headless.signed_in().await;
+    let app = App::launch(AppConfig {
+        settings: {
+            let mut settings = config.settings;
+            settings["server"] = server.base.clone().into();
+            settings
+        },
+        env: config.env,
+    })
+    .await;
+    app.sign_in(&doctor.email, PASSWORD, false).await;
+    app.contact_online(&patient.id.to_string()).await;
+    app.call_contact(&patient.id.to_string()).await;
+    (server, headless, app)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calling_a_headless_client_shows_moving_video_mutes_and_hangs_up() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -139,7 +161,7 @@ async fn an_incoming_call_rings_is_accepted_and_ends_when_the_caller_hangs_up() 
     app.sign_in(&patient.email, PASSWORD, false).await;
     signed_in_and_online(&app).await;
     let patient_id = patient.id.to_string();
-    let caller = server.spawn(&doctor, &["--call", &patient_id, "--hang-up-after", "4"]);
+    let caller = server.spawn(&doctor, &["--call", &patient_id, "--hang-up-after", "8"]);
 
     app.find("#incoming-call").await;
     let text = app.text("#incoming-desc").await;
@@ -187,18 +209,12 @@ async fn an_incoming_call_can_be_declined() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_webcodecs_the_raw_video_fallback_still_shows_moving_video() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let server = Server::start().await;
-    let (doctor, patient) = server.pair().await;
-    let headless = server.spawn(&patient, &["--answer", "--video-size", "1280x720"]);
-    headless.signed_in().await;
-    let mut config = AppConfig::for_server(&server.base);
+    let mut config = AppConfig::for_server("");
     config
         .env
         .push(("CLINICALL_VIDEO_MODE".into(), "raw".into()));
-    let app = App::launch(config).await;
-    app.sign_in(&doctor.email, PASSWORD, false).await;
-    app.contact_online(&patient.id.to_string()).await;
-    app.call_contact(&patient.id.to_string()).await;
+    let (_server, headless, app) =
+        doctor_in_a_call(&["--answer", "--video-size", "1280x720"], config).await;
     // Decoded in the shell and scaled to at most 640 wide.
     assert_video_moves(&app, "#remote-video", 640, 360, 3).await;
     assert_eq!(
@@ -239,5 +255,61 @@ async fn a_second_launch_hands_over_to_the_running_app_and_exits() {
             .await,
         "still@here.example"
     );
+    app.close().await;
+}
+
+/// Picks `value` in the `<select>` `css` with the mouse, as a user would.
+async fn pick(app: &App, css: &str, value: &str) {
+    // Clicking the option selects it (WebDriver's rule for <option>);
+    // clicking the <select> first would open WebKitGTK's native popup menu.
+    app.click(&format!("{css} option[value='{value}']")).await;
+    app.wait_true(
+        Duration::from_secs(5),
+        &format!("return document.querySelector(\"{css}\").value === '{value}'"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_picked_in_the_call_window_switch_the_running_call() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (_server, headless, app) = doctor_in_a_call(&["--answer"], AppConfig::for_server("")).await;
+    assert_video_moves(&app, "#local-video", 1280, 720, 3).await;
+
+    app.click("#call-devices").await;
+    app.find("#call-device-panel #video-input").await;
+    app.screenshot("06-call-devices").await;
+    // "No video": the call keeps its video stream, now black.
+    pick(&app, "#video-input", "none").await;
+    app.wait_true(
+        Duration::from_secs(10),
+        "const c = document.querySelector('#local-video');
+         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+         let sum = 0; for (let i = 0; i < d.length; i += 4 * 97) sum += d[i] + d[i + 1] + d[i + 2];
+         return sum / (3 * Math.ceil(d.length / (4 * 97))) < 8;",
+    )
+    .await;
+    // There is no camera on this machine: a clear message, and the call
+    // goes on with what it had.
+    pick(&app, "#video-input", "camera").await;
+    app.wait_true(
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('.device-problem')].some(p => p.textContent.startsWith('Camera:'))",
+    )
+    .await;
+    pick(&app, "#video-input", "test_pattern").await;
+    assert_video_moves(&app, "#local-video", 1280, 720, 3).await;
+    assert_video_moves(&app, "#remote-video", 640, 480, 3).await;
+    // The choice is remembered for the next call.
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(app.home.path().join("config/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["video_input"]["kind"], "test_pattern");
+
+    app.click("#close-call-devices").await;
+    assert!(!app.exists("#call-device-panel").await);
+    app.click("#hang-up").await;
+    headless.finish(Duration::from_secs(20)).await;
     app.close().await;
 }

@@ -268,6 +268,17 @@ pub async fn attach_video(
     Ok(())
 }
 
+/// Asks for keyframes of both pictures: the window's decoder lost its
+/// place (a decode error, or it fell behind and skipped frames), and
+/// senders make keyframes only when asked.
+#[tauri::command]
+pub async fn refresh_video(shell: State<'_, Shell>) -> Result<()> {
+    if let Some(connection) = shell.connection.lock().await.as_ref() {
+        connection.media.refresh_video();
+    }
+    Ok(())
+}
+
 /// Stops sending video frames.
 #[tauri::command]
 pub fn detach_video(shell: State<'_, Shell>) {
@@ -280,7 +291,7 @@ pub fn get_settings(shell: State<'_, Shell>) -> Settings {
     shell.settings()
 }
 
-/// Saves settings (used from the next call on).
+/// Saves settings; new device choices apply at once, to a running call too.
 #[tauri::command]
 pub fn save_settings(shell: State<'_, Shell>, settings: Settings) -> Result<()> {
     shell

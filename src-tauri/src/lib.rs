@@ -9,7 +9,8 @@
 //!
 //! - [`shell`]: the state the commands share;
 //! - [`connection`]: one signed-in connection and its event forwarder;
-//! - [`media_io`]: the app's media sources and sinks (mute, camera off);
+//! - [`media_io`]: the app's media sources and sinks, [`live_media`]: how
+//!   mute, camera off and devices picked mid-call reach a running call;
 //! - [`device_check`]: the pre-call camera preview and microphone meter;
 //! - [`settings`], [`secrets`]: what is remembered, and where.
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ pub mod connection;
 pub mod device_check;
 pub mod devices;
 pub mod events;
+pub mod live_media;
 pub mod media_io;
 pub mod secrets;
 pub mod settings;
@@ -83,6 +85,7 @@ pub fn run() {
             commands::set_muted,
             commands::set_camera_off,
             commands::attach_video,
+            commands::refresh_video,
             commands::detach_video,
             commands::get_settings,
             commands::save_settings,

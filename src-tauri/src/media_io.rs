@@ -1,18 +1,24 @@
 //! The app's media: what the chosen devices (or the synthetic sources)
 //! send, the mute and camera-off switches, and where received media goes
-//! (the speaker, and the window through [`VideoDisplay`]).
+//! (the speaker, and the window through [`VideoDisplay`]). A device picked
+//! during a call is opened here and handed to the call's media threads
+//! (see [`crate::live_media`]).
 
+use crate::live_media::{
+    AudioHandover, Handover, OurAudio, OurSpeaker, OurVideo, Replacement, SpeakerHandover,
+    VideoHandover,
+};
 use crate::settings::{AudioInput, AudioOutput, VideoInput};
 use crate::ui_event::UiEvent;
 use crate::video::{Stream, VideoDisplay};
 use clinicall_client_core::media::MediaIo;
 use clinicall_media::{
-    AudioFrame, AudioSink, AudioSource, EncodedVideoRef, EncodedVideoSink, MediaError, TestPattern,
-    ToneSource, VideoFormat, VideoFrame, VideoFrameRef, VideoSink, VideoSource,
+    AudioSink, AudioSource, EncodedVideoRef, EncodedVideoSink, MediaError, TestPattern, ToneSource,
+    VideoFormat, VideoFrameRef, VideoSink, VideoSource,
 };
 use clinicall_protocol::CallId;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, Weak};
 
 /// Size and rate we ask cameras for, and the test pattern's.
 pub const CALL_VIDEO: VideoFormat = VideoFormat {
@@ -24,7 +30,7 @@ pub const CALL_VIDEO: VideoFormat = VideoFormat {
 /// Frequency of the synthetic audio source.
 pub const TONE_HZ: f32 = 440.0;
 
-/// The device choices in effect for the next call.
+/// The device choices in effect.
 #[derive(Clone, Debug, Default)]
 pub struct MediaChoices {
     /// Camera or synthetic video.
@@ -46,6 +52,16 @@ pub struct AppMedia {
     pub camera_off: Arc<AtomicBool>,
     display: Arc<VideoDisplay>,
     notify: Notify,
+    /// The running call's hand-over points; dangling when no call runs
+    /// (the media threads own them and drop them at hang-up).
+    live: Mutex<LiveCall>,
+}
+
+#[derive(Default)]
+struct LiveCall {
+    video: Weak<VideoHandover>,
+    audio: Weak<AudioHandover>,
+    speaker: Weak<SpeakerHandover>,
 }
 
 impl AppMedia {
@@ -57,12 +73,69 @@ impl AppMedia {
             camera_off: Arc::default(),
             display,
             notify,
+            live: Mutex::default(),
         }
     }
 
-    /// Uses these devices from the next call on.
+    /// Uses these devices from now on: in the call running now (if any)
+    /// from its next frame, and in every later call.
     pub fn set_choices(&self, choices: MediaChoices) {
-        *self.choices.lock().unwrap_or_else(|p| p.into_inner()) = choices;
+        let old = std::mem::replace(
+            &mut *self.choices.lock().unwrap_or_else(|p| p.into_inner()),
+            choices.clone(),
+        );
+        let (video, audio, speaker) = {
+            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                live.video.upgrade(),
+                live.audio.upgrade(),
+                live.speaker.upgrade(),
+            )
+        };
+        if let Some(next) = video.filter(|_| old.video != choices.video) {
+            self.switch(&next, "camera", open_video(&choices.video), || {
+                Box::new(test_pattern())
+            });
+        }
+        if let Some(next) = audio.filter(|_| old.audio != choices.audio) {
+            self.switch(&next, "microphone", open_audio(&choices.audio), || {
+                Box::new(tone())
+            });
+        }
+        if let Some(next) = speaker.filter(|_| old.output != choices.output) {
+            match crate::devices::open_speaker(&choices.output) {
+                Ok(Some(sink)) => next.offer(sink),
+                Ok(None) => next.offer(Box::new(|_: &[i16]| {})),
+                Err(e) => self.problem("speaker", &e),
+            }
+        }
+    }
+
+    /// Hands a newly opened source to the running call; for "no device",
+    /// a synthetic stand-in that keeps the stream going blank; on failure,
+    /// the call keeps its current source and the window is told why.
+    fn switch<S>(
+        &self,
+        next: &Handover<Replacement<S>>,
+        device: &str,
+        opened: Result<Option<S>, MediaError>,
+        stand_in: impl FnOnce() -> S,
+    ) {
+        match opened {
+            Ok(Some(source)) => next.offer(Replacement {
+                source,
+                blank: false,
+            }),
+            Ok(None) => next.offer(Replacement {
+                source: stand_in(),
+                blank: true,
+            }),
+            Err(e) => self.problem(device, &e),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, LiveCall> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn choices(&self) -> MediaChoices {
@@ -85,22 +158,26 @@ impl AppMedia {
 pub fn open_video(choice: &VideoInput) -> Result<Option<Box<dyn VideoSource>>, MediaError> {
     match choice {
         VideoInput::None => Ok(None),
-        VideoInput::TestPattern => Ok(Some(Box::new(TestPattern::new(
-            CALL_VIDEO.width,
-            CALL_VIDEO.height,
-            CALL_VIDEO.fps,
-        )))),
+        VideoInput::TestPattern => Ok(Some(Box::new(test_pattern()))),
         VideoInput::Camera | VideoInput::NamedCamera(_) => {
-            Err(MediaError::InvalidArgument("no camera was found".into()))
+            crate::devices::open_camera(choice).map(Some)
         }
     }
+}
+
+fn test_pattern() -> TestPattern {
+    TestPattern::new(CALL_VIDEO.width, CALL_VIDEO.height, CALL_VIDEO.fps)
+}
+
+fn tone() -> ToneSource {
+    ToneSource::new(TONE_HZ, 0.3)
 }
 
 /// Opens the audio source for a choice.
 pub fn open_audio(choice: &AudioInput) -> Result<Option<Box<dyn AudioSource>>, MediaError> {
     match choice {
         AudioInput::None => Ok(None),
-        AudioInput::Tone => Ok(Some(Box::new(ToneSource::new(TONE_HZ, 0.3)))),
+        AudioInput::Tone => Ok(Some(Box::new(tone()))),
         AudioInput::Microphone | AudioInput::NamedMicrophone(_) => {
             crate::devices::open_microphone(choice).map(Some)
         }
@@ -113,11 +190,16 @@ impl MediaIo for AppMedia {
         _call_id: CallId,
     ) -> Result<Option<Box<dyn VideoSource>>, MediaError> {
         match open_video(&self.choices().video) {
-            Ok(Some(source)) => Ok(Some(Box::new(SelfView {
-                inner: source,
-                off: self.camera_off.clone(),
-                display: self.display.clone(),
-            }))),
+            Ok(Some(source)) => {
+                let next = Arc::new(VideoHandover::default());
+                self.live().video = Arc::downgrade(&next);
+                Ok(Some(Box::new(OurVideo::new(
+                    source,
+                    self.camera_off.clone(),
+                    self.display.clone(),
+                    next,
+                ))))
+            }
             Ok(None) => Ok(None),
             Err(e) => {
                 self.problem("camera", &e);
@@ -131,10 +213,15 @@ impl MediaIo for AppMedia {
         _call_id: CallId,
     ) -> Result<Option<Box<dyn AudioSource>>, MediaError> {
         match open_audio(&self.choices().audio) {
-            Ok(Some(source)) => Ok(Some(Box::new(Mutable {
-                inner: source,
-                muted: self.muted.clone(),
-            }))),
+            Ok(Some(source)) => {
+                let next = Arc::new(AudioHandover::default());
+                self.live().audio = Arc::downgrade(&next);
+                Ok(Some(Box::new(OurAudio::new(
+                    source,
+                    self.muted.clone(),
+                    next,
+                ))))
+            }
             Ok(None) => Ok(None),
             Err(e) => {
                 self.problem("microphone", &e);
@@ -149,14 +236,18 @@ impl MediaIo for AppMedia {
     }
 
     fn audio_sink(&self, _call_id: CallId) -> Box<dyn AudioSink> {
-        match crate::devices::open_speaker(&self.choices().output) {
+        let speaker: Box<dyn AudioSink> = match crate::devices::open_speaker(&self.choices().output)
+        {
             Ok(Some(speaker)) => speaker,
             Ok(None) => Box::new(|_: &[i16]| {}),
             Err(e) => {
                 self.problem("speaker", &e);
                 Box::new(|_: &[i16]| {})
             }
-        }
+        };
+        let next = Arc::new(SpeakerHandover::default());
+        self.live().speaker = Arc::downgrade(&next);
+        Box::new(OurSpeaker::new(speaker, next))
     }
 
     fn remote_encoded_video(&self, _call_id: CallId) -> Option<Box<dyn EncodedVideoSink>> {
@@ -171,96 +262,5 @@ impl MediaIo for AppMedia {
         Some(Box::new(move |frame: &EncodedVideoRef<'_>| {
             display.encoded(Stream::Local, frame)
         }))
-    }
-}
-
-/// Our video: black while the camera is off; shown in the self view when
-/// the window takes raw frames (otherwise the encoded tap shows it).
-struct SelfView {
-    inner: Box<dyn VideoSource>,
-    off: Arc<AtomicBool>,
-    display: Arc<VideoDisplay>,
-}
-
-impl VideoSource for SelfView {
-    fn format(&self) -> VideoFormat {
-        self.inner.format()
-    }
-
-    fn next_frame(&mut self) -> Result<VideoFrame, MediaError> {
-        let frame = self.inner.next_frame()?;
-        let frame = if self.off.load(Ordering::Relaxed) {
-            // Keep the stream (and the other side's decoder) going; a
-            // black picture costs a few hundred bytes per frame.
-            let mut black = VideoFrame::new_black(frame.width, frame.height);
-            black.pts = frame.pts;
-            black
-        } else {
-            frame
-        };
-        self.display.decoded(Stream::Local, &frame.view());
-        Ok(frame)
-    }
-}
-
-/// Our audio: silence while muted (the stream goes on, so unmuting is
-/// instant and the other side's jitter handling is undisturbed).
-struct Mutable {
-    inner: Box<dyn AudioSource>,
-    muted: Arc<AtomicBool>,
-}
-
-impl AudioSource for Mutable {
-    fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
-        let mut frame = self.inner.next_frame()?;
-        if self.muted.load(Ordering::Relaxed) {
-            frame.samples.fill(0);
-        }
-        Ok(frame)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unpaced_tone() -> Box<dyn AudioSource> {
-        Box::new(ToneSource::new(TONE_HZ, 0.3).unpaced())
-    }
-
-    #[test]
-    fn muting_sends_silence_and_unmuting_restores_the_signal() {
-        let muted = Arc::new(AtomicBool::new(false));
-        let mut source = Mutable {
-            inner: unpaced_tone(),
-            muted: muted.clone(),
-        };
-        assert!(source.next_frame().unwrap().samples.iter().any(|&s| s != 0));
-        muted.store(true, Ordering::Relaxed);
-        assert!(source.next_frame().unwrap().samples.iter().all(|&s| s == 0));
-        muted.store(false, Ordering::Relaxed);
-        assert!(source.next_frame().unwrap().samples.iter().any(|&s| s != 0));
-    }
-
-    #[test]
-    fn camera_off_sends_black_frames_of_the_same_size_and_time() {
-        let off = Arc::new(AtomicBool::new(true));
-        let mut source = SelfView {
-            inner: Box::new(TestPattern::new(320, 240, 30).unpaced()),
-            off: off.clone(),
-            display: Arc::default(),
-        };
-        let first = source.next_frame().unwrap();
-        let second = source.next_frame().unwrap();
-        assert_eq!((second.width, second.height), (320, 240));
-        assert!(second.pts > first.pts);
-        assert_eq!(second, {
-            let mut black = VideoFrame::new_black(320, 240);
-            black.pts = second.pts;
-            black
-        });
-        off.store(false, Ordering::Relaxed);
-        let live = source.next_frame().unwrap();
-        assert_ne!(live.data, VideoFrame::new_black(320, 240).data);
     }
 }

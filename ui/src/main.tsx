@@ -57,7 +57,6 @@ function App() {
         onHangUp={() => act(commands.hangUp)}
         onToggleStats={() => dispatch({ type: 'toggle_stats' })}
         onDismiss={() => dispatch({ type: 'dismiss_call' })}
-        onOpenSettings={() => dispatch({ type: 'navigate', screen: 'settings' })}
       />
     );
   }

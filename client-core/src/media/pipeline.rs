@@ -177,14 +177,8 @@ fn video_sender(
         }
     };
     let format = source.format();
-    let mut encoder = match Vp8Encoder::new(Vp8Config {
-        width: format.width,
-        height: format.height,
-        fps: format.fps,
-        bitrate_kbps: bitrate_kbps.unwrap_or_else(|| {
-            Vp8Config::default_bitrate_kbps(format.width, format.height, format.fps)
-        }),
-    }) {
+    let mut size = (format.width, format.height);
+    let mut encoder = match video_encoder(size, format.fps, bitrate_kbps) {
         Ok(encoder) => encoder,
         Err(e) => {
             tracing::error!(%call_id, error = %e, "could not start the video encoder");
@@ -206,6 +200,20 @@ fn video_sender(
             None => 90_000 / u64::from(format.fps.max(1)),
         } as u32;
         last_pts = Some(frame.pts);
+        if (frame.width, frame.height) != size {
+            // The user switched cameras mid-call and the new one gives
+            // another size: a new encoder, whose first frame is the
+            // keyframe the other side's decoder needs for the new size.
+            size = (frame.width, frame.height);
+            tracing::info!(%call_id, width = size.0, height = size.1, "video size changed");
+            encoder = match video_encoder(size, format.fps, bitrate_kbps) {
+                Ok(encoder) => encoder,
+                Err(e) => {
+                    tracing::error!(%call_id, error = %e, "could not restart the video encoder");
+                    return;
+                }
+            };
+        }
         let force = keyframe_wanted.swap(false, Ordering::Relaxed);
         let encoded = match encoder.encode(&frame, force) {
             Ok(Some(encoded)) => encoded,
@@ -220,8 +228,8 @@ fn video_sender(
             view.on_encoded(&EncodedVideoRef {
                 data: &encoded.data,
                 keyframe,
-                width: format.width,
-                height: format.height,
+                width: size.0,
+                height: size.1,
             });
         }
         match tx.try_send(Outgoing::Video {
@@ -242,6 +250,20 @@ fn video_sender(
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
+}
+
+fn video_encoder(
+    (width, height): (u32, u32),
+    fps: u32,
+    bitrate_kbps: Option<u32>,
+) -> Result<Vp8Encoder, clinicall_media::MediaError> {
+    Vp8Encoder::new(Vp8Config {
+        width,
+        height,
+        fps,
+        bitrate_kbps: bitrate_kbps
+            .unwrap_or_else(|| Vp8Config::default_bitrate_kbps(width, height, fps)),
+    })
 }
 
 fn audio_sender(
@@ -379,6 +401,10 @@ impl KeyframeRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clinicall_media::{
+        AudioSource, MediaError, TestPattern, VideoFormat, VideoFrame, VideoFrameRef, VideoSource,
+    };
+    use std::sync::Mutex;
 
     #[test]
     fn keyframe_requests_are_rate_limited() {
@@ -387,5 +413,108 @@ mod tests {
         assert!(requests.allow(t0));
         assert!(!requests.allow(t0 + Duration::from_millis(100)));
         assert!(requests.allow(t0 + KEYFRAME_REQUEST_INTERVAL));
+    }
+
+    /// A camera that is swapped for one of another size after a few
+    /// frames, as when the user picks another camera mid-call.
+    struct SwitchingCamera {
+        first: TestPattern,
+        second: TestPattern,
+        frames: u32,
+    }
+
+    impl VideoSource for SwitchingCamera {
+        fn format(&self) -> VideoFormat {
+            self.first.format()
+        }
+        fn next_frame(&mut self) -> Result<VideoFrame, MediaError> {
+            self.frames += 1;
+            if self.frames <= 5 {
+                self.first.next_frame()
+            } else {
+                self.second.next_frame()
+            }
+        }
+    }
+
+    struct OneCamera(Mutex<Option<SwitchingCamera>>);
+
+    impl MediaIo for OneCamera {
+        fn open_video_source(
+            &self,
+            _call_id: CallId,
+        ) -> Result<Option<Box<dyn VideoSource>>, MediaError> {
+            let camera = self.0.lock().unwrap().take().expect("opened once");
+            Ok(Some(Box::new(camera)))
+        }
+        fn open_audio_source(
+            &self,
+            _call_id: CallId,
+        ) -> Result<Option<Box<dyn AudioSource>>, MediaError> {
+            Ok(None)
+        }
+        fn video_sink(&self, _call_id: CallId) -> Box<dyn VideoSink> {
+            Box::new(|_: &VideoFrameRef<'_>| {})
+        }
+        fn audio_sink(&self, _call_id: CallId) -> Box<dyn AudioSink> {
+            Box::new(|_: &[i16]| {})
+        }
+    }
+
+    #[test]
+    fn a_camera_of_another_size_mid_call_restarts_the_encoder_with_a_keyframe() {
+        let io: Arc<dyn MediaIo> = Arc::new(OneCamera(Mutex::new(Some(SwitchingCamera {
+            first: TestPattern::new(320, 240, 30).unpaced(),
+            second: TestPattern::new(160, 120, 30).unpaced(),
+            frames: 0,
+        }))));
+        let (tx, mut rx) = mpsc::channel(64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let sender = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                video_sender(
+                    CallId::random(),
+                    io,
+                    None,
+                    tx,
+                    stop,
+                    Arc::default(),
+                    Arc::default(),
+                )
+            }
+        });
+        let mut decoder = Vp8Decoder::new().unwrap();
+        let mut sizes = Vec::new();
+        while sizes.len() < 10 {
+            let Some(Outgoing::Video { data, keyframe, .. }) = rx.blocking_recv() else {
+                panic!("the video sender stopped early");
+            };
+            if let Some(frame) = decoder.decode(&data).unwrap() {
+                sizes.push((frame.width, frame.height, keyframe));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        sender.join().unwrap();
+        let switch = sizes
+            .iter()
+            .position(|&(w, _, _)| w == 160)
+            .expect("frames of the second camera's size arrive");
+        assert!(switch > 0, "{sizes:?}");
+        assert!(
+            sizes[..switch]
+                .iter()
+                .all(|&(w, h, _)| (w, h) == (320, 240))
+        );
+        assert!(
+            sizes[switch..]
+                .iter()
+                .all(|&(w, h, _)| (w, h) == (160, 120))
+        );
+        assert!(
+            sizes[switch].2,
+            "the first frame of the new size is a keyframe"
+        );
     }
 }

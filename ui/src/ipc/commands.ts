@@ -30,6 +30,7 @@ export const commands = {
   hangUp: () => invoke<void>('hang_up'),
   setMuted: (muted: boolean) => invoke<void>('set_muted', { muted }),
   setCameraOff: (off: boolean) => invoke<void>('set_camera_off', { off }),
+  refreshVideo: () => invoke<void>('refresh_video'),
   attachVideo: (onFrame: (message: ArrayBuffer) => void, mode: DisplayMode) => {
     const frames = new Channel<ArrayBuffer>();
     frames.onmessage = onFrame;

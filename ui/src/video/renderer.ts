@@ -7,6 +7,10 @@ import { commands } from '../ipc/commands';
 import type { DisplayMode } from '../ipc/types';
 import { DisplayMeter, parseVideoMessage, type StreamKind, type VideoMessage } from './frame';
 
+/** At most one keyframe request per picture per second (the core also
+ * limits what it sends to the other side). */
+const KEYFRAME_REQUEST_INTERVAL_MS = 1000;
+
 /** Whether this web view can decode VP8 itself. */
 export async function chooseDisplayMode(): Promise<DisplayMode> {
   const forced = (await commands.appInfo()).video_mode;
@@ -27,6 +31,8 @@ class StreamView {
   private waitingForKeyframe = true;
   private pending = new Map<number, number>(); // timestamp → sentAtMs
   meter = new DisplayMeter(performance.now());
+
+  private lastKeyframeRequest = -Infinity;
 
   constructor(private readonly kind: StreamKind) {}
 
@@ -53,7 +59,7 @@ class StreamView {
       },
       error: (e) => {
         console.warn(`${this.kind} video decoder error`, e);
-        this.waitingForKeyframe = true;
+        this.wantKeyframe();
       },
     });
     this.decoder.configure({ codec: 'vp8', optimizeForLatency: true });
@@ -81,12 +87,15 @@ class StreamView {
       return;
     }
     const decoder = this.ensureDecoder();
-    if (this.waitingForKeyframe && !message.keyframe) return;
+    if (this.waitingForKeyframe && !message.keyframe) {
+      this.wantKeyframe();
+      return;
+    }
     this.waitingForKeyframe = false;
     // Frames that pile up mean the decoder cannot keep up: skip to the
     // next keyframe rather than fall further behind.
     if (decoder.decodeQueueSize > 4) {
-      this.waitingForKeyframe = true;
+      this.wantKeyframe();
       return;
     }
     const timestamp = message.seq * 1000;
@@ -95,6 +104,17 @@ class StreamView {
     decoder.decode(
       new EncodedVideoChunk({ type: message.keyframe ? 'key' : 'delta', timestamp, data: message.payload }),
     );
+  }
+
+  /** Skips frames until a keyframe, and asks for one: senders make them
+   * only on request, so waiting for the next one could take minutes. */
+  private wantKeyframe() {
+    this.waitingForKeyframe = true;
+    const now = performance.now();
+    if (now - this.lastKeyframeRequest >= KEYFRAME_REQUEST_INTERVAL_MS) {
+      this.lastKeyframeRequest = now;
+      void commands.refreshVideo();
+    }
   }
 
   reset() {

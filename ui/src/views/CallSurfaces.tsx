@@ -1,11 +1,12 @@
 // The call's surfaces: the incoming dialog, the outgoing screen, the
 // "call ended" notice for unanswered calls, and the call window.
 
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AppState } from '../state/app';
 import { endReasonText, formatDuration, statsLines } from '../state/app';
 import { renderer } from '../video/renderer';
 import { startRingtone } from './ringtone';
+import { CallDevices } from './Settings';
 
 export function IncomingCall({ state, onAccept, onReject }: { state: AppState; onAccept: () => void; onReject: () => void }) {
   const accept = useRef<HTMLButtonElement>(null);
@@ -66,7 +67,6 @@ interface CallWindowProps {
   onHangUp: () => void;
   onToggleStats: () => void;
   onDismiss: () => void;
-  onOpenSettings: () => void;
 }
 
 export function CallWindow(props: CallWindowProps) {
@@ -76,6 +76,12 @@ export function CallWindow(props: CallWindowProps) {
   const remote = useRef<HTMLCanvasElement>(null);
   const local = useRef<HTMLCanvasElement>(null);
   const hangUp = useRef<HTMLButtonElement>(null);
+  const devicesButton = useRef<HTMLButtonElement>(null);
+  const [showDevices, setShowDevices] = useState(false);
+  const closeDevices = () => {
+    setShowDevices(false);
+    devicesButton.current?.focus();
+  };
   useEffect(() => {
     renderer.setCanvas('remote', remote.current);
     renderer.setCanvas('local', local.current);
@@ -116,6 +122,7 @@ export function CallWindow(props: CallWindowProps) {
           {statsLines(state.stats).map((line) => <p key={line}>{line}</p>)}
         </div>
       )}
+      {showDevices && !ended && <CallDevices onClose={closeDevices} />}
       {!ended && (
         <div class="controls" role="toolbar" aria-label="Call controls">
           <button id="toggle-mute" aria-pressed={state.muted} onClick={() => props.onMute(!state.muted)}>
@@ -125,7 +132,8 @@ export function CallWindow(props: CallWindowProps) {
             {state.cameraOff ? 'Turn camera on' : 'Turn camera off'}
           </button>
           <button id="toggle-stats" aria-pressed={state.showStats} onClick={props.onToggleStats}>Statistics</button>
-          <button id="call-devices" onClick={props.onOpenSettings}>Devices</button>
+          <button id="call-devices" ref={devicesButton} aria-expanded={showDevices}
+            onClick={() => (showDevices ? closeDevices() : setShowDevices(true))}>Devices</button>
           <button id="hang-up" ref={hangUp} class="danger" onClick={props.onHangUp}>Hang up</button>
         </div>
       )}

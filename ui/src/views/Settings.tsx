@@ -1,5 +1,5 @@
 // Settings and the pre-call device check: both pick devices, and both
-// save the choice so the next call uses it.
+// save the choice: a call in progress switches to it at once, later calls use it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { asCommandError, commands } from '../ipc/commands';
@@ -8,7 +8,7 @@ import { levelFraction } from '../state/app';
 import { renderer } from '../video/renderer';
 import { audioInputValue, audioOutputValue, parseAudioInput, parseAudioOutput, parseVideoInput, videoInputValue } from './devices';
 
-function useDevices(): DeviceList | null {
+export function useDevices(): DeviceList | null {
   const [devices, setDevices] = useState<DeviceList | null>(null);
   useEffect(() => {
     commands.listDevices().then(setDevices, () => setDevices({ cameras: [], microphones: [], speakers: [] }));
@@ -16,7 +16,7 @@ function useDevices(): DeviceList | null {
   return devices;
 }
 
-function DevicePickers({ settings, devices, onChange }: { settings: Settings; devices: DeviceList | null; onChange: (s: Settings) => void }) {
+export function DevicePickers({ settings, devices, onChange }: { settings: Settings; devices: DeviceList | null; onChange: (s: Settings) => void }) {
   return (
     <fieldset>
       <legend>Devices</legend>
@@ -53,6 +53,38 @@ function DevicePickers({ settings, devices, onChange }: { settings: Settings; de
   );
 }
 
+/** The device pickers inside the call window: each change is saved and
+ * the running call switches to the device at once. */
+export function CallDevices({ onClose }: { onClose: () => void }) {
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const devices = useDevices();
+  useEffect(() => {
+    void commands.getSettings().then(setSettings);
+  }, []);
+  useEffect(() => {
+    if (settings) document.getElementById('video-input')?.focus();
+  }, [settings === null]);
+  const change = async (next: Settings) => {
+    setSettings(next);
+    try {
+      await commands.saveSettings(next);
+      setError(null);
+    } catch (err) {
+      setError(asCommandError(err).message);
+    }
+  };
+  return (
+    <div id="call-device-panel" class="card device-panel" role="dialog" aria-labelledby="call-devices-title"
+      onKeyDown={(e) => { if (e.key === 'Escape') onClose(); }}>
+      <h2 id="call-devices-title">Devices for this call</h2>
+      {settings ? <DevicePickers settings={settings} devices={devices} onChange={(s) => void change(s)} /> : <p>Loading…</p>}
+      {error && <p class="error" role="alert">{error}</p>}
+      <button id="close-call-devices" onClick={onClose}>Done</button>
+    </div>
+  );
+}
+
 export function SettingsScreen({ onClose }: { onClose: () => void }) {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [status, setStatus] = useState<string | null>(null);
@@ -65,7 +97,7 @@ export function SettingsScreen({ onClose }: { onClose: () => void }) {
     e.preventDefault();
     try {
       await commands.saveSettings(settings);
-      setStatus('Saved. New calls use these settings.');
+      setStatus('Saved. Devices change at once, in a call too; a new server address applies at the next sign-in.');
     } catch (err) {
       setStatus(asCommandError(err).message);
     }
