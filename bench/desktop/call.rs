@@ -95,12 +95,12 @@ async fn main() {
     let (app_pid, web_pid) = (app_pid.expect("app process"), web_pid.expect("web process"));
     let before = (cpu_ticks(app_pid).unwrap(), cpu_ticks(web_pid).unwrap());
     let start = Instant::now();
-    let lines_before = app.stdout.lock().unwrap().len();
+    let lines_before = app.stderr.lock().unwrap().len();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let elapsed = start.elapsed().as_secs_f64();
     let after = (cpu_ticks(app_pid).unwrap(), cpu_ticks(web_pid).unwrap());
 
-    let reports: Vec<Value> = app.stdout.lock().unwrap()[lines_before..]
+    let reports: Vec<Value> = app.stderr.lock().unwrap()[lines_before..]
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["event"] == "display_stats")
@@ -121,6 +121,7 @@ async fn main() {
         "web_process_cpu_cores": (after.1 - before.1) as f64 / TICKS_PER_SECOND / elapsed,
     });
     println!("{summary}");
+
     app.click("#hang-up").await;
     let _ = headless.finish(Duration::from_secs(20)).await;
     app.close().await;

@@ -327,11 +327,11 @@ pub fn stop_device_check(shell: State<'_, Shell>) {
 }
 
 /// The window's display measurements (frames shown, delay), logged as a
-/// JSON line for benchmarks and diagnostics.
+/// JSON line for benchmarks and diagnostics. On stderr: under WebDriver,
+/// WebKitWebDriver keeps the app's stdout to itself.
 #[tauri::command]
 pub fn report_display_stats(stats: serde_json::Value) {
-    tracing::info!(target: "clinicall::display", %stats, "display stats");
-    println!(
+    eprintln!(
         "{}",
         serde_json::json!({ "event": "display_stats", "stats": stats })
     );
