@@ -623,7 +623,10 @@ pub enum ServerMessage {
         conversation_id: ConversationId,
         /// The id the client gave.
         id: MessageId,
-        /// Its place in the conversation.
+        /// Its place in the conversation. On the wire `message_seq`: the
+        /// envelope's own `seq` (the session stream's number) sits in the
+        /// same JSON object.
+        #[serde(rename = "message_seq")]
         seq: u64,
         /// When the server stored it (Unix milliseconds).
         sent_at_ms: i64,
@@ -848,7 +851,11 @@ mod tests {
         assert_eq!(code(fetch(None, None, 0)), ErrorCode::InvalidField);
         assert_eq!(code(fetch(None, None, 201)), ErrorCode::InvalidField);
         assert_eq!(code(fetch(Some(1), Some(5), 10)), ErrorCode::InvalidField);
-        assert!(ClientEnvelope::new(fetch(Some(1), None, 200)).validate().is_ok());
+        assert!(
+            ClientEnvelope::new(fetch(Some(1), None, 200))
+                .validate()
+                .is_ok()
+        );
 
         let delivered = ServerEnvelope {
             seq: 3,
@@ -867,7 +874,25 @@ mod tests {
         };
         let text = serde_json::to_string(&delivered).unwrap();
         assert!(text.contains(r#""type":"chat_message""#), "{text}");
-        assert_eq!(serde_json::from_str::<ServerEnvelope>(&text).unwrap(), delivered);
+        assert_eq!(
+            serde_json::from_str::<ServerEnvelope>(&text).unwrap(),
+            delivered
+        );
+
+        // The ack's message seq must not collide with the envelope's seq.
+        let ack = ServerEnvelope {
+            seq: 4,
+            req: Some("s1".into()),
+            msg: ServerMessage::ChatAck {
+                conversation_id,
+                id: MessageId::random(),
+                seq: 12,
+                sent_at_ms: 1_700_000_000_000,
+            },
+        };
+        let text = serde_json::to_string(&ack).unwrap();
+        assert!(text.contains(r#""message_seq":12"#), "{text}");
+        assert_eq!(serde_json::from_str::<ServerEnvelope>(&text).unwrap(), ack);
     }
 
     #[test]
