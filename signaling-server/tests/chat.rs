@@ -541,3 +541,336 @@ async fn bad_chat_input_gets_an_error_and_the_connection_lives_on() {
     assert!(fetch(&mut p, conv.id, None, None, 10).await.0.is_empty());
     assert_eq!(send(&mut p, conv.id, "fine now").await.1, 1);
 }
+
+// ---- Attachments over REST ----
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbImage::from_pixel(width, height, image::Rgb([180, 60, 60]))
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+
+async fn upload(
+    server: &TestServer,
+    token: &str,
+    conversation: ConversationId,
+    (name, content_type): (&str, &str),
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    server
+        .http
+        // Test names need no percent-encoding.
+        .post(server.url(&format!(
+            "/api/v1/conversations/{conversation}/attachments?name={name}"
+        )))
+        .bearer_auth(token)
+        .header("Content-Type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn stored_files(server: &TestServer) -> Vec<std::path::PathBuf> {
+    clinicall_signaling_server::attachments::files_under(&server.config.attachments_dir())
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_is_sent_downloaded_and_thumbnailed_by_the_parties() {
+    let ((server, doctor, patient), mut p, mut d, conv) = connected_pair().await;
+    let photo = png(800, 400);
+    let resp = upload(
+        &server,
+        &patient.token,
+        conv.id,
+        ("rash.png", "image/png"),
+        photo.clone(),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let meta: clinicall_protocol::chat::AttachmentMeta = resp.json().await.unwrap();
+    assert_eq!(
+        (meta.name.as_str(), meta.content_type.as_str(), meta.size),
+        ("rash.png", "image/png", photo.len() as u64)
+    );
+    assert!(meta.has_thumbnail);
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&photo)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(meta.sha256, digest);
+
+    // The same bytes again: a new attachment, one stored file (+ thumbnail).
+    let again = upload(
+        &server,
+        &patient.token,
+        conv.id,
+        ("copy.png", "image/png"),
+        photo.clone(),
+    )
+    .await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(
+        stored_files(&server).len(),
+        2,
+        "{:?}",
+        stored_files(&server)
+    );
+
+    let msg = ClientMessage::ChatSend {
+        conversation_id: conv.id,
+        id: MessageId::random(),
+        body: String::new(),
+        attachments: vec![meta.id],
+    };
+    assert!(matches!(
+        request(&mut p, msg).await,
+        ServerMessage::ChatAck { .. }
+    ));
+    let got = delivered(&mut d).await;
+    assert_eq!(got.attachments, vec![meta.clone()]);
+
+    // The doctor downloads it and its thumbnail.
+    let file = server
+        .get(
+            &format!("/api/v1/attachments/{}", meta.id),
+            Some(&doctor.token),
+        )
+        .await;
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "image/png");
+    assert_eq!(file.bytes().await.unwrap().as_ref(), &photo[..]);
+    let thumb = server
+        .get(
+            &format!("/api/v1/attachments/{}/thumbnail", meta.id),
+            Some(&doctor.token),
+        )
+        .await;
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (256, 128));
+
+    // The doctor may not send the patient's upload as their own.
+    let reuse = ClientMessage::ChatSend {
+        conversation_id: conv.id,
+        id: MessageId::random(),
+        body: "look".into(),
+        attachments: vec![meta.id],
+    };
+    assert_eq!(error_of(&mut d, reuse).await, ErrorCode::NotFound);
+
+    // A PDF has no thumbnail.
+    let resp = upload(
+        &server,
+        &doctor.token,
+        conv.id,
+        ("plan.pdf", "application/pdf"),
+        PDF.to_vec(),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let pdf: clinicall_protocol::chat::AttachmentMeta = resp.json().await.unwrap();
+    assert!(!pdf.has_thumbnail);
+    let none = server
+        .get(
+            &format!("/api/v1/attachments/{}/thumbnail", pdf.id),
+            Some(&patient.token),
+        )
+        .await;
+    assert_eq!(none.status(), 404);
+    let file = server
+        .get(
+            &format!("/api/v1/attachments/{}", pdf.id),
+            Some(&patient.token),
+        )
+        .await;
+    assert_eq!(file.bytes().await.unwrap().as_ref(), PDF);
+
+    let metrics = server.get("/metrics", None).await.text().await.unwrap();
+    for counter in [
+        "clinicall_chat_messages_stored_total",
+        "clinicall_chat_attachments_stored_total",
+        "clinicall_chat_attachments_sent_total",
+    ] {
+        assert!(metrics.contains(counter), "{counter} missing:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_third_user_cannot_upload_to_or_download_from_the_conversation() {
+    let ((server, _doctor, patient), mut p, _d, conv) = connected_pair().await;
+    let resp = upload(
+        &server,
+        &patient.token,
+        conv.id,
+        ("a.png", "image/png"),
+        png(10, 10),
+    )
+    .await;
+    let meta: clinicall_protocol::chat::AttachmentMeta = resp.json().await.unwrap();
+    let files_before = stored_files(&server).len();
+
+    for stranger in [
+        server.user(Role::Patient, "Stranger").await,
+        server.user(Role::Doctor, "Other doctor").await,
+    ] {
+        let resp = upload(
+            &server,
+            &stranger.token,
+            conv.id,
+            ("x.pdf", "application/pdf"),
+            PDF.to_vec(),
+        )
+        .await;
+        assert_eq!(resp.status(), 404);
+        assert_eq!(common::error_code(resp).await, ErrorCode::NotFound);
+        for path in [
+            format!("/api/v1/attachments/{}", meta.id),
+            format!("/api/v1/attachments/{}/thumbnail", meta.id),
+        ] {
+            let resp = server.get(&path, Some(&stranger.token)).await;
+            assert_eq!(resp.status(), 404, "{path}");
+        }
+        let mut s = server.connect(&stranger).await;
+        let msg = ClientMessage::ChatSend {
+            conversation_id: conv.id,
+            id: MessageId::random(),
+            body: String::new(),
+            attachments: vec![meta.id],
+        };
+        assert_eq!(error_of(&mut s, msg).await, ErrorCode::NotFound);
+    }
+    // Without a token at all.
+    let resp = server
+        .get(&format!("/api/v1/attachments/{}", meta.id), None)
+        .await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(stored_files(&server).len(), files_before);
+    assert!(fetch(&mut p, conv.id, None, None, 10).await.0.is_empty());
+}
+
+#[tokio::test]
+async fn mislabelled_uploads_are_refused_and_leave_nothing_on_disk() {
+    let ((server, _doctor, patient), _p, _d, conv) = connected_pair().await;
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("application/pdf", png(4, 4)),
+        (
+            "image/png",
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff".to_vec(),
+        ),
+        (
+            "image/png",
+            b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00".to_vec(),
+        ),
+        (
+            "image/svg+xml",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
+        ),
+    ];
+    for (declared, bytes) in cases {
+        let resp = upload(&server, &patient.token, conv.id, ("f", declared), bytes).await;
+        assert_eq!(resp.status(), 415, "{declared}");
+        assert_eq!(
+            common::error_code(resp).await,
+            ErrorCode::UnsupportedMediaType
+        );
+    }
+    assert!(
+        stored_files(&server).is_empty(),
+        "{:?}",
+        stored_files(&server)
+    );
+}
+
+/// Writes a raw HTTP request and returns the status line of the reply.
+async fn raw_http_status(server: &TestServer, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer and close before the body is all written.
+    let _ = tcp.write_all(body).await;
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(common::PROMPT, tcp.read(&mut reply))
+        .await
+        .expect("the server answers without waiting for the body")
+        .unwrap();
+    String::from_utf8_lossy(&reply[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_refused_before_or_while_they_are_read() {
+    let server = TestServer::start_with(|c| c.chat.max_attachment_bytes = 1024).await;
+    let (doctor, patient) = server.pair().await;
+    let mut p = server.connect(&patient).await;
+    let conv = open(&mut p, doctor.id()).await;
+    let path = format!("/api/v1/conversations/{}/attachments?name=big.pdf", conv.id);
+
+    // A declared size over the limit, and no body at all: answered at once.
+    let started = std::time::Instant::now();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/pdf\r\nContent-Length: 1000000000000\r\n\r\n",
+        server.addr, patient.token
+    );
+    let status = raw_http_status(&server, &head, b"").await;
+    assert!(status.contains(" 413 "), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // Chunked, so no size up front: cut off once it passes the limit.
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/pdf\r\nTransfer-Encoding: chunked\r\n\r\n",
+        server.addr, patient.token
+    );
+    let mut body = Vec::new();
+    let mut chunk = PDF.to_vec();
+    chunk.resize(600, b' ');
+    for _ in 0..3 {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(&chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    let status = raw_http_status(&server, &head, &body).await;
+    assert!(status.contains(" 413 "), "{status}");
+
+    // Through a normal client too, with the error body.
+    let resp = upload(
+        &server,
+        &patient.token,
+        conv.id,
+        ("big.pdf", "application/pdf"),
+        vec![b'%'; 2048],
+    )
+    .await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(common::error_code(resp).await, ErrorCode::PayloadTooLarge);
+    assert!(
+        stored_files(&server).is_empty(),
+        "{:?}",
+        stored_files(&server)
+    );
+
+    // At the limit is fine.
+    let mut small = PDF.to_vec();
+    small.resize(1024, b' ');
+    let resp = upload(
+        &server,
+        &patient.token,
+        conv.id,
+        ("ok.pdf", "application/pdf"),
+        small,
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+}
