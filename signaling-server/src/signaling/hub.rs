@@ -1702,4 +1702,47 @@ mod tests {
         assert!(hub.calls.is_empty());
         assert!(hub.call_of_user.is_empty());
     }
+
+    #[test]
+    fn a_stored_chat_message_is_acked_to_its_device_and_delivered_to_the_others() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let doc = user(Role::Doctor, "D");
+        let pat = user(Role::Patient, "P");
+        let mut d1 = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let mut d2 = join(&mut hub, at(base, 0), &doc, &[&pat], 2);
+        let mut p1 = join(&mut hub, at(base, 0), &pat, &[&doc], 3);
+        for d in [&mut d1, &mut d2] {
+            d.drain();
+        }
+        assert!(hub.chat_contact(pat.id, doc.id).is_some());
+        assert!(hub.chat_contact(pat.id, pat.id).is_none());
+        let message = ChatMessage {
+            conversation_id: ConversationId::random(),
+            seq: 7,
+            id: clinicall_protocol::MessageId::random(),
+            sender: doc.id,
+            body: "hello".into(),
+            attachments: vec![],
+            sent_at_ms: 5,
+        };
+        hub.chat_stored(d1.session, Some("r".into()), message.clone(), pat.id);
+        assert!(matches!(
+            d1.drain().as_slice(),
+            [ServerMessage::ChatAck { seq: 7, .. }]
+        ));
+        for other in [&mut d2, &mut p1] {
+            assert_eq!(
+                other.drain(),
+                vec![ServerMessage::ChatMessage {
+                    message: message.clone()
+                }]
+            );
+        }
+        // Typing reaches only the peer's devices.
+        hub.chat_typing(message.conversation_id, pat.id, doc.id, true);
+        assert!(p1.drain().is_empty());
+        assert_eq!(d1.drain().len(), 1);
+        assert_eq!(d2.drain().len(), 1);
+    }
 }
