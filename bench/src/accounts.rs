@@ -10,6 +10,25 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
+/// The server a benchmark runs against, and the admin that creates its
+/// users (command-line arguments shared by the benchmark binaries).
+#[derive(clap::Args, Debug)]
+pub struct Target {
+    /// Base URL of the server. REST goes to <server>/api/v1/..., the
+    /// WebSocket to ws://<same host>/api/v1/ws. Plain http only.
+    #[arg(long, default_value = "http://127.0.0.1:8787")]
+    pub server: String,
+
+    /// Email of an existing admin account, used to create the benchmark's
+    /// doctors and patients.
+    #[arg(long, env = "CLINICALL_BENCH_ADMIN_EMAIL")]
+    pub admin_email: String,
+
+    /// Password of that admin account.
+    #[arg(long, env = "CLINICALL_BENCH_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: String,
+}
+
 /// A logged-in benchmark user.
 #[derive(Clone, Debug)]
 pub struct Creds {

@@ -56,19 +56,8 @@ use tokio::sync::watch;
 #[derive(Parser, Debug)]
 #[command(name = "loadgen", version)]
 struct Args {
-    /// Base URL of the server. REST goes to <server>/api/v1/..., the
-    /// WebSocket to ws://<same host>/api/v1/ws. Plain http only.
-    #[arg(long, default_value = "http://127.0.0.1:8787")]
-    server: String,
-
-    /// Email of an existing admin account, used to create the benchmark's
-    /// doctors and patients.
-    #[arg(long, env = "CLINICALL_BENCH_ADMIN_EMAIL")]
-    admin_email: String,
-
-    /// Password of that admin account.
-    #[arg(long, env = "CLINICALL_BENCH_ADMIN_PASSWORD", hide_env_values = true)]
-    admin_password: String,
+    #[command(flatten)]
+    target: accounts::Target,
 
     /// Number of WebSocket clients; must be even: N/2 doctors and N/2
     /// patients, each patient in one call with one doctor.
@@ -243,7 +232,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, nofile: Option<u64>) -> Result<Report> {
-    let ws_url = stats::ws_url(&args.server).map_err(anyhow::Error::msg)?;
+    let ws_url = stats::ws_url(&args.target.server).map_err(anyhow::Error::msg)?;
     let needed_fds = args.clients as u64 + 64;
     if let Some(limit) = nofile {
         ensure!(
@@ -257,20 +246,20 @@ async fn run(args: Args, nofile: Option<u64>) -> Result<Report> {
     let phase_timeout = Duration::from_secs_f64(args.phase_timeout);
     eprintln!(
         "loadgen: run {run_id}: {} clients ({pairs} calls), {} msg/s total, warmup {} s, measure {} s, server {}",
-        args.clients, args.rate, args.warmup, args.duration, args.server
+        args.clients, args.rate, args.warmup, args.duration, args.target.server
     );
 
     // 1. Accounts.
     let started = Instant::now();
-    let api = accounts::Api::new(&args.server, args.connect_concurrency)?;
+    let api = accounts::Api::new(&args.target.server, args.connect_concurrency)?;
     let admin = api
-        .login(&args.admin_email, &args.admin_password)
+        .login(&args.target.admin_email, &args.target.admin_password)
         .await
         .context("admin login")?;
     ensure!(
         admin.account.role == Role::Admin,
         "{} is a {}, not an admin",
-        args.admin_email,
+        args.target.admin_email,
         admin.account.role.as_str()
     );
     let creds = tokio::time::timeout(
@@ -426,7 +415,7 @@ async fn run(args: Args, nofile: Option<u64>) -> Result<Report> {
     let per_s = |n: u64| stats::round3(n as f64 / args.duration);
     Ok(Report {
         run_id,
-        server: args.server,
+        server: args.target.server,
         clients: args.clients,
         calls: pairs,
         target_rate_msgs_per_s: args.rate,

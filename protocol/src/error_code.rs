@@ -57,6 +57,9 @@ pub enum ErrorCode {
     InvalidRefreshToken,
     /// The request body exceeds the server's limit.
     PayloadTooLarge,
+    /// An upload's content is not an allowed type, or does not match the
+    /// type it was declared as.
+    UnsupportedMediaType,
     /// The server is not ready (starting, or shutting down).
     Unavailable,
     /// Something went wrong on the server; nothing was changed.
@@ -92,6 +95,7 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",

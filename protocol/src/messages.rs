@@ -2,7 +2,8 @@
 //! the message; client frames may carry a `req` string that the server echoes
 //! on the reply or error it causes, so a client can match them up.
 
-use crate::ids::{CallId, SessionId, UserId};
+use crate::chat::{self, ChatMessage, ConversationSummary};
+use crate::ids::{AttachmentId, CallId, ConversationId, MessageId, SessionId, UserId};
 use crate::limits::{self, ValidationError};
 use crate::{ErrorCode, MAX_MESSAGE_BYTES};
 use serde::{Deserialize, Serialize};
@@ -151,6 +152,62 @@ pub enum ClientMessage {
     },
     /// Application-level ping; the server answers `pong` with the same `req`.
     Ping,
+    /// Finds or creates the conversation with a contact; answered with
+    /// `chat_conversation`.
+    ChatOpen {
+        /// The other party (a doctor for a patient, a patient for a doctor).
+        peer: UserId,
+    },
+    /// Lists this user's conversations; answered with `chat_conversations`.
+    ChatList,
+    /// Sends a message. Answered with `chat_ack`; the message goes to the
+    /// other party's devices and this user's other devices as
+    /// `chat_message`. Sending the same `id` again is safe: the server
+    /// stores it once and acks it again with the same `seq`.
+    ChatSend {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// A fresh id from the sender, kept for resends.
+        id: MessageId,
+        /// The text (up to 16 KiB; may be empty when there are attachments).
+        #[serde(default)]
+        body: String,
+        /// Attachments uploaded to this conversation by this user.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentId>,
+    },
+    /// Fetches stored messages, answered with `chat_messages`: those after
+    /// `after_seq` (oldest first, to catch up), or those before
+    /// `before_seq` (newest first, to page back), or the newest when
+    /// neither is given.
+    ChatFetch {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Return messages with a greater `seq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_seq: Option<u64>,
+        /// Return messages with a smaller `seq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before_seq: Option<u64>,
+        /// At most this many (1 to 200).
+        limit: u32,
+    },
+    /// This user has read everything up to `up_to_seq`. Relayed to both
+    /// parties' devices as `chat_read`.
+    ChatRead {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The highest `seq` read.
+        up_to_seq: u64,
+    },
+    /// This user started or stopped typing. Relayed to the other party's
+    /// devices as `chat_typing`; never stored.
+    ChatTyping {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Typing now.
+        typing: bool,
+    },
 }
 
 impl ClientMessage {
@@ -169,7 +226,20 @@ impl ClientMessage {
                 Ok(())
             }
             ClientMessage::Signal { signal, .. } => signal.validate(),
-            ClientMessage::Accept { .. }
+            ClientMessage::ChatSend {
+                body, attachments, ..
+            } => chat::validate_send(body, attachments),
+            ClientMessage::ChatFetch {
+                after_seq,
+                before_seq,
+                limit,
+                ..
+            } => chat::validate_fetch(*after_seq, *before_seq, *limit),
+            ClientMessage::ChatOpen { .. }
+            | ClientMessage::ChatList
+            | ClientMessage::ChatRead { .. }
+            | ClientMessage::ChatTyping { .. }
+            | ClientMessage::Accept { .. }
             | ClientMessage::Reject { .. }
             | ClientMessage::Cancel { .. }
             | ClientMessage::Hangup { .. }
@@ -188,6 +258,12 @@ impl ClientMessage {
             ClientMessage::Hangup { .. } => "hangup",
             ClientMessage::Signal { .. } => "signal",
             ClientMessage::Ping => "ping",
+            ClientMessage::ChatOpen { .. } => "chat_open",
+            ClientMessage::ChatList => "chat_list",
+            ClientMessage::ChatSend { .. } => "chat_send",
+            ClientMessage::ChatFetch { .. } => "chat_fetch",
+            ClientMessage::ChatRead { .. } => "chat_read",
+            ClientMessage::ChatTyping { .. } => "chat_typing",
         }
     }
 }
@@ -531,6 +607,64 @@ pub enum ServerMessage {
         /// Wait at least this long before reconnecting, to spread the load.
         after_ms: u64,
     },
+    /// Reply to `chat_open`.
+    ChatConversation {
+        /// The conversation, created if it did not exist.
+        conversation: ConversationSummary,
+    },
+    /// Reply to `chat_list`: every conversation of this user.
+    ChatConversations {
+        /// Newest activity first.
+        conversations: Vec<ConversationSummary>,
+    },
+    /// Reply to `chat_send`: the message is stored.
+    ChatAck {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The id the client gave.
+        id: MessageId,
+        /// Its place in the conversation. On the wire `message_seq`: the
+        /// envelope's own `seq` (the session stream's number) sits in the
+        /// same JSON object.
+        #[serde(rename = "message_seq")]
+        seq: u64,
+        /// When the server stored it (Unix milliseconds).
+        sent_at_ms: i64,
+    },
+    /// A new message, to the other party's devices and the sender's other
+    /// devices.
+    ChatMessage {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// Reply to `chat_fetch`.
+    ChatMessages {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Ordered as the fetch asked: ascending `seq` after `after_seq`,
+        /// descending otherwise.
+        messages: Vec<ChatMessage>,
+        /// More messages match beyond this page.
+        more: bool,
+    },
+    /// A party read the conversation up to a `seq`.
+    ChatRead {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who read it.
+        reader: UserId,
+        /// The highest `seq` they have read.
+        up_to_seq: u64,
+    },
+    /// The other party started or stopped typing.
+    ChatTyping {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// Typing now.
+        typing: bool,
+    },
     /// A request failed. The connection stays open unless the code says
     /// otherwise (authentication and version errors close it).
     Error {
@@ -665,6 +799,100 @@ mod tests {
         let env: ServerEnvelope =
             serde_json::from_str(r#"{"seq":9,"type":"hologram","depth":3}"#).unwrap();
         assert_eq!((env.seq, env.msg), (9, ServerMessage::Unknown));
+    }
+
+    #[test]
+    fn chat_messages_round_trip_and_validate() {
+        let conversation_id = ConversationId::random();
+        let send = ClientEnvelope::with_req(
+            "s1",
+            ClientMessage::ChatSend {
+                conversation_id,
+                id: MessageId::random(),
+                body: "Take the tablets after breakfast".into(),
+                attachments: vec![],
+            },
+        );
+        let text = serde_json::to_string(&send).unwrap();
+        assert!(text.contains(r#""type":"chat_send""#), "{text}");
+        assert!(!text.contains("attachments"), "{text}");
+        assert_eq!(ClientEnvelope::parse(&text).unwrap(), send);
+
+        let code = |msg: ClientMessage| {
+            let text = serde_json::to_string(&ClientEnvelope::new(msg)).unwrap();
+            ClientEnvelope::parse(&text).unwrap_err().code()
+        };
+        let send = |body: String, attachments: Vec<AttachmentId>| ClientMessage::ChatSend {
+            conversation_id,
+            id: MessageId::random(),
+            body,
+            attachments,
+        };
+        assert_eq!(code(send(" \n".into(), vec![])), ErrorCode::InvalidField);
+        assert_eq!(
+            code(send("x".repeat(chat::MAX_CHAT_BODY + 1), vec![])),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(send("".into(), vec![AttachmentId::random(); 11])),
+            ErrorCode::InvalidField
+        );
+        assert!(
+            ClientEnvelope::new(send("".into(), vec![AttachmentId::random()]))
+                .validate()
+                .is_ok()
+        );
+        let fetch = |after_seq, before_seq, limit| ClientMessage::ChatFetch {
+            conversation_id,
+            after_seq,
+            before_seq,
+            limit,
+        };
+        assert_eq!(code(fetch(None, None, 0)), ErrorCode::InvalidField);
+        assert_eq!(code(fetch(None, None, 201)), ErrorCode::InvalidField);
+        assert_eq!(code(fetch(Some(1), Some(5), 10)), ErrorCode::InvalidField);
+        assert!(
+            ClientEnvelope::new(fetch(Some(1), None, 200))
+                .validate()
+                .is_ok()
+        );
+
+        let delivered = ServerEnvelope {
+            seq: 3,
+            req: None,
+            msg: ServerMessage::ChatMessage {
+                message: ChatMessage {
+                    conversation_id,
+                    seq: 12,
+                    id: MessageId::random(),
+                    sender: UserId::random(),
+                    body: "ok".into(),
+                    attachments: vec![],
+                    sent_at_ms: 1_700_000_000_000,
+                },
+            },
+        };
+        let text = serde_json::to_string(&delivered).unwrap();
+        assert!(text.contains(r#""type":"chat_message""#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<ServerEnvelope>(&text).unwrap(),
+            delivered
+        );
+
+        // The ack's message seq must not collide with the envelope's seq.
+        let ack = ServerEnvelope {
+            seq: 4,
+            req: Some("s1".into()),
+            msg: ServerMessage::ChatAck {
+                conversation_id,
+                id: MessageId::random(),
+                seq: 12,
+                sent_at_ms: 1_700_000_000_000,
+            },
+        };
+        let text = serde_json::to_string(&ack).unwrap();
+        assert!(text.contains(r#""message_seq":12"#), "{text}");
+        assert_eq!(serde_json::from_str::<ServerEnvelope>(&text).unwrap(), ack);
     }
 
     #[test]

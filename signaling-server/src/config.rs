@@ -28,6 +28,8 @@ pub struct Config {
     pub limits: LimitsSection,
     /// STUN/TURN servers for the clients' calls.
     pub ice: IceSection,
+    /// Chat attachments.
+    pub chat: ChatSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -340,6 +342,42 @@ fn check_ice_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), String>
     Ok(())
 }
 
+/// `[chat]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSection {
+    /// Largest attachment upload, in bytes. Checked against Content-Length
+    /// before the body is read, and again while it streams in.
+    pub max_attachment_bytes: u64,
+    /// Where attachment files (and their thumbnails) are kept, named by
+    /// their SHA-256. Unset: an `attachments` folder beside the database.
+    /// Back it up with the database.
+    pub attachments_dir: Option<PathBuf>,
+}
+
+impl Default for ChatSection {
+    fn default() -> Self {
+        Self {
+            max_attachment_bytes: 10 * 1024 * 1024,
+            attachments_dir: None,
+        }
+    }
+}
+
+impl Config {
+    /// The attachments folder: `chat.attachments_dir`, or `attachments`
+    /// beside the database file.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.chat.attachments_dir.clone().unwrap_or_else(|| {
+            self.storage
+                .database
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("attachments")
+        })
+    }
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -414,6 +452,11 @@ variable CLINICALL_<SECTION>__<KEY>, e.g. CLINICALL_SERVER__LISTEN=0.0.0.0:8787)
   turn_urls = [\"turns:turn.example.org:5349\"]
                                    the TURN URLs those credentials are for
   turn_credential_ttl = \"1h\"       lifetime of the short-lived TURN credentials
+  [chat]
+  max_attachment_bytes = 10485760  largest chat attachment upload (10 MiB)
+  attachments_dir = \"...\"          where attachment files are kept; default: an
+                                   `attachments` folder beside the database (back
+                                   it up together with the database)
   [log]
   filter = \"info\"                  tracing filter
   format = \"json\"                  json or text
@@ -485,6 +528,11 @@ impl Config {
             ));
         }
         self.ice.check().map_err(ConfigError::Inconsistent)?;
+        if self.chat.max_attachment_bytes == 0 {
+            return Err(ConfigError::Inconsistent(
+                "chat.max_attachment_bytes must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -606,6 +654,30 @@ mod tests {
                 "[[ice.servers]]\nurls = [\"stun:s.example.org\"]\npassword = \"x\"\n",
             )?;
             assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn chat_settings_default_beside_the_database_and_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "server.toml",
+                "[storage]\ndatabase = \"/srv/clinic/db.sqlite3\"\n",
+            )?;
+            let config = Config::load(Some(Path::new("server.toml"))).unwrap();
+            assert_eq!(config.chat.max_attachment_bytes, 10 * 1024 * 1024);
+            assert_eq!(
+                config.attachments_dir(),
+                Path::new("/srv/clinic/attachments")
+            );
+            jail.set_env("CLINICALL_CHAT__MAX_ATTACHMENT_BYTES", "1024");
+            jail.set_env("CLINICALL_CHAT__ATTACHMENTS_DIR", "/data/files");
+            let config = Config::load(Some(Path::new("server.toml"))).unwrap();
+            assert_eq!(config.chat.max_attachment_bytes, 1024);
+            assert_eq!(config.attachments_dir(), Path::new("/data/files"));
+            jail.set_env("CLINICALL_CHAT__MAX_ATTACHMENT_BYTES", "0");
+            assert!(Config::load(Some(Path::new("server.toml"))).is_err());
             Ok(())
         });
     }

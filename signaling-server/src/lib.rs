@@ -15,6 +15,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod attachments;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -166,8 +167,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     };
     let auth_limiter = NonZeroU32::new(limits.auth_requests_per_minute)
         .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
+    let attachments_dir = config.attachments_dir();
+    let blobs =
+        attachments::BlobStore::open(attachments_dir.clone(), config.chat.max_attachment_bytes)
+            .with_context(|| format!("opening attachments folder {}", attachments_dir.display()))?;
     Ok(AppState {
         signaling: Signaling::start(hub_config, doctors, store.clone()),
+        blobs,
         config: Arc::new(config),
         store,
         auth,

@@ -1,5 +1,6 @@
 //! What every request handler can reach.
 
+use crate::attachments::BlobStore;
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::signaling::Signaling;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Storage.
     pub store: Arc<dyn Store>,
+    /// Chat attachment files.
+    pub blobs: BlobStore,
     /// Accounts and tokens.
     pub auth: AuthService,
     /// Presence and call signaling.

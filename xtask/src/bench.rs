@@ -34,6 +34,9 @@ pub enum BenchCmd {
     /// Signaling relay load: N WebSocket clients in pairs relaying
     /// ICE-candidate-sized messages through a fresh local server.
     Signaling(SignalingArgs),
+    /// Chat send-to-deliver latency: two clients exchanging stored chat
+    /// messages through a fresh local server.
+    Chat(ChatArgs),
     /// The call engine: call setup time, capture-to-decode latency, client
     /// CPU and client memory over many calls, with two headless clients in
     /// real calls on loopback.
@@ -79,6 +82,7 @@ enum Contacts {
 pub fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Signaling(args) => signaling(args),
+        BenchCmd::Chat(args) => chat(args),
         BenchCmd::Call(args) => call::call(args),
     }
 }
@@ -151,88 +155,199 @@ fn signaling(args: SignalingArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_one(server: &Path, loadgen: &Path, clients: usize, args: &SignalingArgs) -> Result<Value> {
-    let dir =
-        std::env::temp_dir().join(format!("clinicall-bench-{}-{clients}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let port = free_port()?;
-    let admin_email = "bench-admin@loadgen.test";
-    let admin_password = crate::random_hex(16)?;
-    let config = dir.join("server.toml");
-    crate::write_private(
-        &config,
-        &bench_server_config(
-            port,
-            &dir.join("server.sqlite3"),
-            admin_email,
-            &admin_password,
-            args.rate / clients as f64,
-            args.contacts,
-        ),
-    )?;
-    let log_path = dir.join("server.log");
-    let log = File::create(&log_path)?;
-    let mut cmd = Command::new(server);
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    // The benchmark's config must not be overridden from our environment.
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("CLINICALL_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut process = ServerProcess::spawn(cmd, &server.display().to_string())?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    process
-        .wait_ready(addr, Duration::from_secs(60))
-        .with_context(|| format!("server log: {}", log_path.display()))?;
-    eprintln!("xtask: server pid {} ready on {addr}", process.id());
+/// A benchmark's own server process, on a free port with a throw-away
+/// database and an admin account.
+struct BenchServer {
+    process: ServerProcess,
+    addr: SocketAddr,
+    dir: PathBuf,
+    log_path: PathBuf,
+    admin_email: &'static str,
+    admin_password: String,
+}
 
-    let output = Command::new(loadgen)
-        .arg("--server")
-        .arg(format!("http://{addr}"))
-        .args(["--admin-email", admin_email])
-        .args(["--admin-password", &admin_password])
-        .args(["--clients", &clients.to_string()])
-        .args(["--rate", &args.rate.to_string()])
-        .args(["--duration", &args.duration.to_string()])
-        .args(["--warmup", &args.warmup.to_string()])
-        .args(["--server-pid", &process.id().to_string()])
-        .args((args.contacts == Contacts::Care).then_some("--care-relations"))
-        .args(&args.loadgen_args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", loadgen.display()))?;
-    let server_exited = process.exited();
-    process.stop();
-    if let Some(status) = server_exited {
-        bail!(
-            "the server exited during the run ({status}); see {}",
-            log_path.display()
-        );
+impl BenchServer {
+    fn start(server: &Path, tag: &str, per_client_rate: f64, contacts: Contacts) -> Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("clinicall-bench-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let port = free_port()?;
+        let admin_email = "bench-admin@loadgen.test";
+        let admin_password = crate::random_hex(16)?;
+        let config = dir.join("server.toml");
+        crate::write_private(
+            &config,
+            &bench_server_config(
+                port,
+                &dir.join("server.sqlite3"),
+                admin_email,
+                &admin_password,
+                per_client_rate,
+                contacts,
+            ),
+        )?;
+        let log_path = dir.join("server.log");
+        let log = File::create(&log_path)?;
+        let mut cmd = Command::new(server);
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // The benchmark's config must not be overridden from our environment.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CLINICALL_") {
+                cmd.env_remove(key);
+            }
+        }
+        let mut process = ServerProcess::spawn(cmd, &server.display().to_string())?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        process
+            .wait_ready(addr, Duration::from_secs(60))
+            .with_context(|| format!("server log: {}", log_path.display()))?;
+        eprintln!("xtask: server pid {} ready on {addr}", process.id());
+        Ok(Self {
+            process,
+            addr,
+            dir,
+            log_path,
+            admin_email,
+            admin_password,
+        })
     }
-    if !output.status.success() {
-        bail!(
-            "loadgen failed ({}); server log kept at {}",
-            output.status,
-            log_path.display()
-        );
+
+    /// Runs a load generator against the server (its server, admin and
+    /// `extra` arguments), stops the server, and returns the generator's
+    /// JSON report (its last stdout line).
+    fn run(mut self, generator: &Path, extra: &[String]) -> Result<Value> {
+        let output = Command::new(generator)
+            .arg("--server")
+            .arg(format!("http://{}", self.addr))
+            .args(["--admin-email", self.admin_email])
+            .args(["--admin-password", &self.admin_password])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("running {}", generator.display()))?;
+        let server_exited = self.process.exited();
+        self.process.stop();
+        if let Some(status) = server_exited {
+            bail!(
+                "the server exited during the run ({status}); see {}",
+                self.log_path.display()
+            );
+        }
+        if !output.status.success() {
+            bail!(
+                "{} failed ({}); server log kept at {}",
+                generator.display(),
+                output.status,
+                self.log_path.display()
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report: Value = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .context("the load generator printed no report")
+            .and_then(|l| serde_json::from_str(l).context("the report is not JSON"))?;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(report)
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .context("loadgen printed no report")
-        .and_then(|l| serde_json::from_str(l).context("loadgen's report is not JSON"))?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(report)
+}
+
+fn run_one(server: &Path, loadgen: &Path, clients: usize, args: &SignalingArgs) -> Result<Value> {
+    let bench = BenchServer::start(
+        server,
+        &clients.to_string(),
+        args.rate / clients as f64,
+        args.contacts,
+    )?;
+    let mut extra: Vec<String> = vec![
+        "--clients".into(),
+        clients.to_string(),
+        "--rate".into(),
+        args.rate.to_string(),
+        "--duration".into(),
+        args.duration.to_string(),
+        "--warmup".into(),
+        args.warmup.to_string(),
+        "--server-pid".into(),
+        bench.process.id().to_string(),
+    ];
+    if args.contacts == Contacts::Care {
+        extra.push("--care-relations".into());
+    }
+    extra.extend(args.loadgen_args.iter().cloned());
+    bench.run(loadgen, &extra)
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// Arguments for chatbench, after `--` (see `chatbench --help`):
+    /// `--rate` (default 1000 msg/s), `--duration` (20 s), `--warmup` (3 s).
+    #[arg(last = true)]
+    chatbench_args: Vec<String>,
+}
+
+/// The `--rate` among chatbench's arguments (`--rate N` or `--rate=N`).
+fn chat_rate(args: &[String]) -> Option<f64> {
+    args.iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--rate") {
+            Some("") => args.get(i + 1)?.parse().ok(),
+            Some(rest) => rest.strip_prefix('=')?.parse().ok(),
+            None => None,
+        })
+}
+
+/// Chat send-to-deliver latency: two clients, one fresh server.
+fn chat(args: ChatArgs) -> Result<()> {
+    step("setup");
+    setup::ensure(&["build"])?;
+    step("building signaling-server and chatbench (release)");
+    let server = bin(
+        &build_bins(true, &["clinicall-signaling-server"])?,
+        "signaling-server",
+    )?
+    .clone();
+    let chatbench = bin(&build_bins(true, &["clinicall-bench"])?, "chatbench")?.clone();
+    step("chat bench: 2 clients");
+    // The per-connection limit must allow each client's half of the rate.
+    let rate = chat_rate(&args.chatbench_args).unwrap_or(1000.0);
+    let bench = BenchServer::start(&server, "chat", rate / 2.0, Contacts::Care)?;
+    let r = bench.run(&chatbench, &args.chatbench_args)?;
+    println!("{}", machine_info());
+    let num = |v: &Value| v.as_f64().map_or("n/a".to_owned(), |x| format!("{x:.2}"));
+    println!(
+        "| target msg/s | sent | delivered | lost | errors | deliver p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | ack p50 ms | ack p99 ms |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        r["target_rate_msgs_per_s"],
+        r["sent_total"],
+        r["received_total"],
+        r["lost"],
+        r["errors_total"],
+        num(&r["latency_ms"]["p50"]),
+        num(&r["latency_ms"]["p90"]),
+        num(&r["latency_ms"]["p99"]),
+        num(&r["latency_ms"]["p999"]),
+        num(&r["latency_ms"]["max"]),
+        num(&r["ack_latency_ms"]["p50"]),
+        num(&r["ack_latency_ms"]["p99"]),
+    );
+    println!(
+        "\nDeliver latency is from each message's scheduled send time to its arrival at the \
+         other client (both in chatbench), through the server's SQLite store."
+    );
+    if r["lost"].as_u64() != Some(0) || r["errors_total"].as_u64() != Some(0) {
+        bail!("messages were lost or refused: {r}");
+    }
+    Ok(())
 }
 
 /// The server config of one benchmark run: a free port, a throw-away
@@ -378,6 +493,17 @@ fn verdicts(results: &[(usize, Result<Value>)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chat_rate_is_found_in_either_spelling() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            chat_rate(&args(&["--duration", "5", "--rate", "2000"])),
+            Some(2000.0)
+        );
+        assert_eq!(chat_rate(&args(&["--rate=500"])), Some(500.0));
+        assert_eq!(chat_rate(&args(&["--duration", "5"])), None);
+    }
 
     #[test]
     fn bench_config_scales_the_message_limit() {

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod attachments;
 mod extract;
 mod ops;
 mod ws;
@@ -33,6 +34,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/admin/care-relations",
             post(admin::add_care_relation),
+        )
+        .route(
+            "/api/v1/conversations/{id}/attachments",
+            post(attachments::upload),
+        )
+        .route("/api/v1/attachments/{id}", get(attachments::download))
+        .route(
+            "/api/v1/attachments/{id}/thumbnail",
+            get(attachments::thumbnail),
         )
         .route("/api/v1/ws", get(ws::upgrade))
         .fallback(ops::not_found)

@@ -2,15 +2,15 @@
 //! resume), then a loop that validates and rate-limits what the client
 //! sends, passes it to the hub, and writes what the hub queued for it.
 
-use super::Signaling;
 use super::hub::JoinRequest;
 use super::outbox::{ConnTx, Outbox, Outgoing};
+use super::{Signaling, chat};
 use crate::auth::Authed;
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use clinicall_protocol::{
     ClientEnvelope, ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, ServerMessage, SessionId,
-    negotiate_version,
+    UserSummary, negotiate_version,
 };
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -29,8 +29,8 @@ pub async fn run(state: AppState, mut socket: WebSocket, pre_authed: Option<Auth
     let _open = state.signaling.connection_opened();
     metrics::counter!("clinicall_ws_connections_total").increment(1);
     metrics::gauge!("clinicall_ws_connections").increment(1.0);
-    if let Some((session, conn_id, rx)) = handshake(&state, &mut socket, pre_authed).await {
-        match serve(&state, socket, session, rx).await {
+    if let Some((session, conn_id, user, rx)) = handshake(&state, &mut socket, pre_authed).await {
+        match serve(&state, socket, session, &user, rx).await {
             // The client said goodbye: it will not resume.
             Ending::ClosedByClient => state
                 .signaling
@@ -75,7 +75,7 @@ async fn handshake(
     state: &AppState,
     socket: &mut WebSocket,
     pre_authed: Option<Authed>,
-) -> Option<(SessionId, u64, mpsc::Receiver<Outgoing>)> {
+) -> Option<(SessionId, u64, UserSummary, mpsc::Receiver<Outgoing>)> {
     let hello_timeout = state.config.limits.hello_timeout;
     let first = match tokio::time::timeout(hello_timeout, next_text(socket)).await {
         Ok(Some(text)) => text,
@@ -179,15 +179,16 @@ async fn handshake(
     };
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let conn_id = state.signaling.next_conn_id();
+    let user = UserSummary {
+        id: account.id,
+        display_name: account.display_name,
+        role: account.role,
+    };
     let joined = state.signaling.with_hub(|hub, now| {
         hub.join(
             now,
             JoinRequest {
-                user: clinicall_protocol::UserSummary {
-                    id: account.id,
-                    display_name: account.display_name,
-                    role: account.role,
-                },
+                user: user.clone(),
                 auth_session: authed.auth_session,
                 contacts,
                 conn: ConnTx { id: conn_id, tx },
@@ -213,7 +214,7 @@ async fn handshake(
         resumed = joined.resumed,
         "session joined"
     );
-    Some((joined.session, conn_id, rx))
+    Some((joined.session, conn_id, user, rx))
 }
 
 /// The next frame as text; `Err` for a binary frame; `None` when closed.
@@ -253,6 +254,7 @@ async fn serve(
     state: &AppState,
     socket: WebSocket,
     session: SessionId,
+    user: &UserSummary,
     mut rx: mpsc::Receiver<Outgoing>,
 ) -> Ending {
     let signaling: &Signaling = &state.signaling;
@@ -293,7 +295,7 @@ async fn serve(
                         return Ending::ClosedByClient;
                     }
                 };
-                handle_text(signaling, session, text.as_str());
+                handle_text(state, session, user, text.as_str()).await;
             }
             outgoing = rx.recv() => {
                 match outgoing {
@@ -324,12 +326,19 @@ async fn serve(
     Ending::Dropped
 }
 
-fn handle_text(signaling: &Signaling, session: SessionId, text: &str) {
+async fn handle_text(state: &AppState, session: SessionId, user: &UserSummary, text: &str) {
+    let signaling = &state.signaling;
     let started = Instant::now();
     match ClientEnvelope::parse(text) {
         Ok(envelope) => {
             let kind = envelope.msg.kind();
-            signaling.run(|hub, now| hub.handle(now, session, envelope.req, envelope.msg));
+            if chat::is_chat(&envelope.msg) {
+                // Awaited here, not spawned: one connection's chat messages
+                // are handled in the order it sent them.
+                chat::handle(state, session, user, envelope.req, envelope.msg).await;
+            } else {
+                signaling.run(|hub, now| hub.handle(now, session, envelope.req, envelope.msg));
+            }
             metrics::histogram!("clinicall_message_handling_seconds", "type" => kind)
                 .record(started.elapsed().as_secs_f64());
         }

@@ -11,9 +11,11 @@ use super::ice::IceServers;
 use super::outbox::{ConnId, ConnTx, Outbox, Outgoing};
 use crate::storage::{CallEnd, CallRow};
 use axum::extract::ws::Utf8Bytes;
+use clinicall_protocol::chat::ChatMessage;
 use clinicall_protocol::{
-    CallId, ClientMessage, ConnectionLimits, Contact, EndReason, ErrorCode, PROTOCOL_VERSION,
-    Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal, UserId, UserSummary,
+    CallId, ClientMessage, ConnectionLimits, Contact, ConversationId, EndReason, ErrorCode,
+    PROTOCOL_VERSION, Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal, UserId,
+    UserSummary,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -636,6 +638,18 @@ impl Hub {
                 self.hangup(now, session, user, req.clone(), call_id)
             }
             ClientMessage::Signal { call_id, signal } => self.relay(session, user, call_id, signal),
+            // They need storage, so the connection hands them to
+            // `signaling::chat`, which calls the `chat_*` methods below.
+            ClientMessage::ChatOpen { .. }
+            | ClientMessage::ChatList
+            | ClientMessage::ChatSend { .. }
+            | ClientMessage::ChatFetch { .. }
+            | ClientMessage::ChatRead { .. }
+            | ClientMessage::ChatTyping { .. } => Err(Refusal::new(
+                ErrorCode::Internal,
+                "chat messages are not handled here",
+                None,
+            )),
         };
         match result {
             Ok(effects) => effects,
@@ -1197,11 +1211,7 @@ impl Hub {
     }
 
     fn send_to_user(&mut self, user: UserId, frame: &Utf8Bytes) {
-        let sessions = self
-            .users
-            .get(&user)
-            .map(|u| u.sessions.clone())
-            .unwrap_or_default();
+        let sessions = self.sessions_of(user);
         for session in sessions {
             self.send_frame(session, frame);
         }
@@ -1219,6 +1229,103 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&session) {
             s.outbox.push(req, msg);
         }
+    }
+
+    /// `peer` as a contact `user` may start a chat with: the same rule as
+    /// for calls (care relations, and every doctor for a patient when
+    /// patients see all doctors). `user` must be online.
+    pub fn chat_contact(&self, user: UserId, peer: UserId) -> Option<UserSummary> {
+        let owner = self.users.get(&user)?;
+        if peer == user {
+            return None;
+        }
+        self.contact_of(owner, peer).cloned()
+    }
+
+    /// Replies on one session (numbered, so a resumed session gets it).
+    pub fn reply(&mut self, session: SessionId, req: Option<String>, msg: ServerMessage) {
+        self.push(session, req, msg);
+    }
+
+    /// A chat message was stored: acks it to the sending device and
+    /// delivers it to the sender's other devices and every device of the
+    /// recipient, detached ones included (they get it on resume).
+    pub fn chat_stored(
+        &mut self,
+        origin: SessionId,
+        req: Option<String>,
+        message: ChatMessage,
+        recipient: UserId,
+    ) {
+        let ack = ServerMessage::ChatAck {
+            conversation_id: message.conversation_id,
+            id: message.id,
+            seq: message.seq,
+            sent_at_ms: message.sent_at_ms,
+        };
+        let sender = message.sender;
+        self.push(origin, req, ack);
+        let mut audience = self.sessions_of(recipient);
+        audience.extend(
+            self.sessions_of(sender)
+                .into_iter()
+                .filter(|s| *s != origin),
+        );
+        let msg = ServerMessage::ChatMessage { message };
+        for session in audience {
+            self.push(session, None, msg.clone());
+        }
+    }
+
+    /// A party read a conversation up to `up_to_seq`: every device of both
+    /// parties hears it; the requesting one with its `req`.
+    pub fn chat_read(
+        &mut self,
+        origin: SessionId,
+        req: Option<String>,
+        conversation_id: ConversationId,
+        reader: UserId,
+        peer: UserId,
+        up_to_seq: u64,
+    ) {
+        let msg = ServerMessage::ChatRead {
+            conversation_id,
+            reader,
+            up_to_seq,
+        };
+        self.push(origin, req, msg.clone());
+        let mut audience = self.sessions_of(reader);
+        audience.extend(self.sessions_of(peer));
+        for session in audience.into_iter().filter(|s| *s != origin) {
+            self.push(session, None, msg.clone());
+        }
+    }
+
+    /// Typing is a passing state, like presence: sent unnumbered to the
+    /// peer's live devices, never kept for replay nor stored.
+    pub fn chat_typing(
+        &mut self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        peer: UserId,
+        typing: bool,
+    ) {
+        let frame = Outbox::unnumbered(
+            None,
+            ServerMessage::ChatTyping {
+                conversation_id,
+                user_id,
+                typing,
+            },
+        );
+        self.send_to_user(peer, &frame);
+    }
+
+    fn sessions_of(&self, user: UserId) -> Vec<SessionId> {
+        self.users
+            .get(&user)
+            .map(|u| u.sessions.clone())
+            .unwrap_or_default()
     }
 
     /// The role of an online user (for tests and metrics).
@@ -1594,5 +1701,48 @@ mod tests {
         assert!(hub.watchers.is_empty(), "{:?}", hub.watchers);
         assert!(hub.calls.is_empty());
         assert!(hub.call_of_user.is_empty());
+    }
+
+    #[test]
+    fn a_stored_chat_message_is_acked_to_its_device_and_delivered_to_the_others() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let doc = user(Role::Doctor, "D");
+        let pat = user(Role::Patient, "P");
+        let mut d1 = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let mut d2 = join(&mut hub, at(base, 0), &doc, &[&pat], 2);
+        let mut p1 = join(&mut hub, at(base, 0), &pat, &[&doc], 3);
+        for d in [&mut d1, &mut d2] {
+            d.drain();
+        }
+        assert!(hub.chat_contact(pat.id, doc.id).is_some());
+        assert!(hub.chat_contact(pat.id, pat.id).is_none());
+        let message = ChatMessage {
+            conversation_id: ConversationId::random(),
+            seq: 7,
+            id: clinicall_protocol::MessageId::random(),
+            sender: doc.id,
+            body: "hello".into(),
+            attachments: vec![],
+            sent_at_ms: 5,
+        };
+        hub.chat_stored(d1.session, Some("r".into()), message.clone(), pat.id);
+        assert!(matches!(
+            d1.drain().as_slice(),
+            [ServerMessage::ChatAck { seq: 7, .. }]
+        ));
+        for other in [&mut d2, &mut p1] {
+            assert_eq!(
+                other.drain(),
+                vec![ServerMessage::ChatMessage {
+                    message: message.clone()
+                }]
+            );
+        }
+        // Typing reaches only the peer's devices.
+        hub.chat_typing(message.conversation_id, pat.id, doc.id, true);
+        assert!(p1.drain().is_empty());
+        assert_eq!(d1.drain().len(), 1);
+        assert_eq!(d2.drain().len(), 1);
     }
 }

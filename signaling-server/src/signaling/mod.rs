@@ -5,6 +5,7 @@
 //! mutex, starts the timers the hub asks for and writes call records in
 //! order.
 
+pub mod chat;
 pub mod connection;
 pub mod hub;
 pub mod ice;
@@ -32,7 +33,15 @@ struct Inner {
     /// Open WebSocket connections, so shutdown can wait for them.
     open_connections: AtomicUsize,
     connection_closed: Notify,
+    /// Chat sends of one conversation are stored and delivered one at a
+    /// time (see [`Signaling::chat_order`]). Striped by conversation: a
+    /// fixed number of locks, so memory does not grow with conversations.
+    chat_order: Box<[tokio::sync::Mutex<()>]>,
 }
+
+/// Locks for [`Inner::chat_order`]: enough that unrelated conversations
+/// rarely wait on each other.
+const CHAT_ORDER_STRIPES: usize = 64;
 
 enum RecordOp {
     Write(Effect),
@@ -66,6 +75,9 @@ impl Signaling {
                 next_conn: AtomicU64::new(1),
                 open_connections: AtomicUsize::new(0),
                 connection_closed: Notify::new(),
+                chat_order: (0..CHAT_ORDER_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
             }),
         }
     }
@@ -95,6 +107,18 @@ impl Signaling {
         if self.inner.records.send(RecordOp::Flush(done)).is_ok() {
             let _ = wait.await;
         }
+    }
+
+    /// Held while a chat message is stored and then delivered, so that
+    /// deliveries leave in the order of the seqs the database gave: a client
+    /// never sees seq 6 before 5 (and so never resyncs past a message it
+    /// has not seen yet).
+    pub async fn chat_order(
+        &self,
+        conversation: clinicall_protocol::ConversationId,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (conversation.0.as_u128() % CHAT_ORDER_STRIPES as u128) as usize;
+        self.inner.chat_order[stripe].lock().await
     }
 
     /// A fresh connection id.

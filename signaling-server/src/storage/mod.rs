@@ -2,12 +2,16 @@
 //! SQLite today and on PostgreSQL later through the same code paths.
 
 mod sqlite;
+mod sqlite_chat;
 
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use clinicall_protocol::chat::{AttachmentMeta, ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
-use clinicall_protocol::{CallId, EndReason, Role, UserId, UserSummary};
+use clinicall_protocol::{
+    AttachmentId, CallId, ConversationId, EndReason, MessageId, Role, UserId, UserSummary,
+};
 use std::path::Path;
 use uuid::Uuid;
 
@@ -18,9 +22,18 @@ pub enum StoreError {
     /// An account with this email exists.
     #[error("email already registered")]
     EmailTaken,
-    /// The referenced row does not exist.
+    /// The referenced row does not exist (or, for chat, the user is not a
+    /// party to the conversation).
     #[error("not found")]
     NotFound,
+    /// A chat message id already names a message of another sender or
+    /// another conversation.
+    #[error("message id already used by another message")]
+    MessageIdTaken,
+    /// A chat message names an attachment its sender did not upload to
+    /// that conversation.
+    #[error("attachment {0} was not uploaded by the sender to this conversation")]
+    AttachmentNotUsable(AttachmentId),
     /// The database failed; the operation changed nothing.
     #[error("database error: {0}")]
     Database(String),
@@ -86,6 +99,86 @@ pub struct CallEnd {
     pub ended_by: Option<UserId>,
     /// Answer-to-end time, for answered calls.
     pub duration_ms: Option<i64>,
+}
+
+/// A conversation's two parties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationRow {
+    /// The conversation.
+    pub id: ConversationId,
+    /// Its patient.
+    pub patient: UserId,
+    /// Its doctor.
+    pub doctor: UserId,
+}
+
+impl ConversationRow {
+    /// The other party, if `user` is one of the two.
+    pub fn peer_of(&self, user: UserId) -> Option<UserId> {
+        if user == self.patient {
+            Some(self.doctor)
+        } else if user == self.doctor {
+            Some(self.patient)
+        } else {
+            None
+        }
+    }
+}
+
+/// A chat message to store.
+#[derive(Clone, Debug)]
+pub struct NewChatMessage {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The sender's id for it.
+    pub id: MessageId,
+    /// Who sends it (must be a party).
+    pub sender: UserId,
+    /// The text.
+    pub body: String,
+    /// Attachments, which the sender must have uploaded to this conversation.
+    pub attachments: Vec<AttachmentId>,
+    /// Unix ms.
+    pub now_ms: i64,
+}
+
+/// What storing a chat message did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    /// Stored now with the next seq; `peer` is the other party.
+    New {
+        /// The message as stored.
+        message: ChatMessage,
+        /// The recipient.
+        peer: UserId,
+    },
+    /// The same sender already stored a message with this id in this
+    /// conversation: nothing changed, here is the original.
+    Duplicate(ChatMessage),
+}
+
+/// Which page of a conversation to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// Messages with a greater seq, oldest first.
+    After(u64),
+    /// Messages with a smaller seq, newest first.
+    Before(u64),
+    /// The newest messages, newest first.
+    Newest,
+}
+
+/// An uploaded attachment, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentRow {
+    /// What clients see.
+    pub meta: AttachmentMeta,
+    /// The conversation it was uploaded to.
+    pub conversation_id: ConversationId,
+    /// Who uploaded it.
+    pub uploader: UserId,
+    /// Unix ms.
+    pub created_at_ms: i64,
 }
 
 /// Everything the server persists.
@@ -160,6 +253,49 @@ pub trait Store: Send + Sync + 'static {
     /// Calls a user took part in (all calls when `user` is `None`), newest
     /// first.
     async fn calls(&self, user: Option<UserId>, limit: u32) -> Result<Vec<CallRecord>, StoreError>;
+
+    /// Finds or creates the conversation of a patient and a doctor.
+    async fn open_conversation(
+        &self,
+        patient: UserId,
+        doctor: UserId,
+        now_ms: i64,
+    ) -> Result<ConversationId, StoreError>;
+    /// A conversation's parties.
+    async fn conversation(&self, id: ConversationId)
+    -> Result<Option<ConversationRow>, StoreError>;
+    /// `user`'s conversations (only `only`, when given), newest activity
+    /// first, with read positions and unread counts as `user` sees them.
+    async fn conversation_summaries(
+        &self,
+        user: UserId,
+        only: Option<ConversationId>,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
+    /// Stores a message with the conversation's next seq, in one
+    /// transaction; a resend of a stored id is recognised. `NotFound` when
+    /// the conversation does not exist or the sender is not a party.
+    async fn store_chat_message(&self, message: NewChatMessage) -> Result<Stored, StoreError>;
+    /// A page of a conversation's messages (at most `limit`), and whether
+    /// more match beyond it.
+    async fn chat_messages(
+        &self,
+        conversation: ConversationId,
+        page: Page,
+        limit: u32,
+    ) -> Result<(Vec<ChatMessage>, bool), StoreError>;
+    /// Moves `user`'s read position forward to `up_to_seq` (capped at the
+    /// newest message; never backwards). Returns the position now stored and
+    /// whether it moved.
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        up_to_seq: u64,
+    ) -> Result<(u64, bool), StoreError>;
+    /// Records an uploaded attachment.
+    async fn insert_attachment(&self, attachment: AttachmentRow) -> Result<(), StoreError>;
+    /// An attachment by id.
+    async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRow>, StoreError>;
 
     /// Writes a consistent copy of the database to `path`.
     async fn backup(&self, path: &Path) -> Result<(), StoreError>;

@@ -2,10 +2,17 @@
 //! tokio's blocking pool: signaling does few writes (logins, call records),
 //! and a single writer is what SQLite wants anyway.
 
-use super::{CallEnd, CallRow, Credentials, RefreshRejection, Refreshed, Store, StoreError};
+use super::sqlite_chat as chat;
+use super::{
+    AttachmentRow, CallEnd, CallRow, ConversationRow, Credentials, NewChatMessage, Page,
+    RefreshRejection, Refreshed, Store, StoreError, Stored,
+};
 use async_trait::async_trait;
+use clinicall_protocol::chat::{ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
-use clinicall_protocol::{CallId, EndReason, Role, UserId, UserSummary};
+use clinicall_protocol::{
+    AttachmentId, CallId, ConversationId, EndReason, Role, UserId, UserSummary,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use std::path::Path;
@@ -20,10 +27,13 @@ pub struct SqliteStore {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../../migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/0001_init.sql")),
+        M::up(include_str!("../../migrations/0002_chat.sql")),
+    ])
 }
 
-fn db_err(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
@@ -69,13 +79,13 @@ impl SqliteStore {
     }
 }
 
-fn parse_id(s: String) -> Result<Uuid, rusqlite::Error> {
+pub(super) fn parse_id(s: String) -> Result<Uuid, rusqlite::Error> {
     Uuid::parse_str(&s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
-fn parse_role(s: String) -> Result<Role, rusqlite::Error> {
+pub(super) fn parse_role(s: String) -> Result<Role, rusqlite::Error> {
     s.parse::<Role>().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })
@@ -479,6 +489,66 @@ impl Store for SqliteStore {
             rows.collect::<Result<_, _>>().map_err(db_err)
         })
         .await
+    }
+
+    async fn open_conversation(
+        &self,
+        patient: UserId,
+        doctor: UserId,
+        now_ms: i64,
+    ) -> Result<ConversationId, StoreError> {
+        self.with(move |c| chat::open_conversation(c, patient, doctor, now_ms))
+            .await
+    }
+
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        self.with(move |c| chat::conversation(c, id)).await
+    }
+
+    async fn conversation_summaries(
+        &self,
+        user: UserId,
+        only: Option<ConversationId>,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        self.with(move |c| chat::conversation_summaries(c, user, only))
+            .await
+    }
+
+    async fn store_chat_message(&self, message: NewChatMessage) -> Result<Stored, StoreError> {
+        self.with(move |c| chat::store_chat_message(c, message))
+            .await
+    }
+
+    async fn chat_messages(
+        &self,
+        conversation: ConversationId,
+        page: Page,
+        limit: u32,
+    ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
+        self.with(move |c| chat::chat_messages(c, conversation, page, limit))
+            .await
+    }
+
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        up_to_seq: u64,
+    ) -> Result<(u64, bool), StoreError> {
+        self.with(move |c| chat::mark_read(c, conversation, user, up_to_seq))
+            .await
+    }
+
+    async fn insert_attachment(&self, attachment: AttachmentRow) -> Result<(), StoreError> {
+        self.with(move |c| chat::insert_attachment(c, attachment))
+            .await
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRow>, StoreError> {
+        self.with(move |c| chat::attachment(c, id)).await
     }
 
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
