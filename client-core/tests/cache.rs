@@ -817,3 +817,43 @@ async fn concurrent_writers_and_readers_share_one_cache() {
     assert_eq!(cursor.contiguous_seq, 200);
     Arc::into_inner(cache).unwrap().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn search_orders_by_message_time_not_by_arrival() {
+    let f = Fixture::new();
+    let cache = f.open().await;
+    // The newest message first (a push), then older history (a fetch).
+    cache
+        .apply_messages(vec![f.peer_says(10, "insulin dose")])
+        .await
+        .unwrap();
+    let older: Vec<_> = (1..=3).map(|s| f.peer_says(s, "insulin check")).collect();
+    cache.apply_messages(older).await.unwrap();
+    let page = cache
+        .search(SearchRequest::new("insulin", 10))
+        .await
+        .unwrap();
+    let order: Vec<_> = page.hits.iter().map(|h| h.seq).collect();
+    assert_eq!(order, [Some(10), Some(3), Some(2), Some(1)]);
+
+    // A pending message sorts by its local time, then by the server's
+    // once acknowledged (here: older than seq 10).
+    let pending = cache
+        .enqueue(f.conversation, "insulin pen".into(), Vec::new())
+        .await
+        .unwrap();
+    let page = cache
+        .search(SearchRequest::new("insulin", 10))
+        .await
+        .unwrap();
+    assert_eq!(page.hits[0].message_id, pending.id, "now is newest");
+    let sent_at = f.peer_says(5, "").sent_at_ms;
+    cache.ack(pending.id, 5, sent_at).await.unwrap();
+    let page = cache
+        .search(SearchRequest::new("insulin", 10))
+        .await
+        .unwrap();
+    let order: Vec<_> = page.hits.iter().map(|h| h.seq).collect();
+    assert_eq!(order, [Some(10), Some(5), Some(3), Some(2), Some(1)]);
+    cache.close().await.unwrap();
+}

@@ -192,8 +192,8 @@ pub struct SearchCursor(pub(crate) SearchPosition);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SearchPosition {
-    /// Older than (time, local id).
-    Newest { time_ms: i64, local_id: i64 },
+    /// Search keys below this one (keys order by time and are unique).
+    Newest { below_key: i64 },
     /// After this many hits.
     Relevance { offset: u64 },
 }

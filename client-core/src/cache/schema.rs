@@ -31,10 +31,14 @@ CREATE TABLE sync_cursors (
 ) WITHOUT ROWID;
 
 -- Server messages (seq set) and the user's pending ones (seq NULL).
--- local_id is the local insertion order, which orders pending messages,
--- and the full-text index's rowid.
+-- local_id is the local insertion order, which orders pending messages.
+-- search_key is the full-text index's rowid: the message's time (server
+-- time once sent) times 1024 plus a free slot, so that the index's own
+-- rowid order is newest first and a search page stops after its last hit
+-- instead of sorting every match.
 CREATE TABLE messages (
     local_id INTEGER PRIMARY KEY,
+    search_key INTEGER NOT NULL UNIQUE,
     id BLOB NOT NULL UNIQUE,
     conversation_id BLOB NOT NULL,
     seq INTEGER,
@@ -83,18 +87,18 @@ CREATE INDEX attachment_files_lru ON attachment_files (last_used);
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
     body,
     content = 'messages',
-    content_rowid = 'local_id',
+    content_rowid = 'search_key',
     tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, body) VALUES (new.local_id, new.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.search_key, new.body);
 END;
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.local_id, old.body);
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.search_key, old.body);
 END;
-CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.local_id, old.body);
-    INSERT INTO messages_fts (rowid, body) VALUES (new.local_id, new.body);
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body, search_key ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.search_key, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.search_key, new.body);
 END;
 "#;
 

@@ -65,6 +65,11 @@ fn parse_snippet(marked: &str) -> Vec<SnippetPart> {
     parts
 }
 
+/// One query per page, written so that FTS5 itself does the ordering:
+/// newest first walks the index's rowids (search keys, in time order)
+/// backwards and stops after the page; relevance is FTS5's own `ORDER BY
+/// rank` (it ranks every match, which bm25 needs, but makes snippets only
+/// for the rows returned).
 pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<SearchPage, CacheError> {
     let Some(query) = fts_query(&request.text) else {
         return Ok(SearchPage {
@@ -75,10 +80,9 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
     let limit = i64::from(request.limit.max(1));
     let conversation = request.conversation.map(|c| c.0.as_bytes().to_vec());
     let select = format!(
-        "SELECT m.local_id, m.conversation_id, m.id, m.seq, m.sender,
-                {TIME},
+        "SELECT messages_fts.rowid, m.conversation_id, m.id, m.seq, m.sender, {TIME},
                 snippet(messages_fts, 0, char({open}), char({close}), '…', {SNIPPET_TOKENS})
-         FROM messages_fts JOIN messages m ON m.local_id = messages_fts.rowid
+         FROM messages_fts JOIN messages m ON m.search_key = messages_fts.rowid
          WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR m.conversation_id = ?2)",
         open = OPEN as u32,
         close = CLOSE as u32,
@@ -98,23 +102,21 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
             },
         ))
     };
-    let mut hits: Vec<(i64, SearchHit)> = match (request.order, request.after.map(|c| c.0)) {
-        (SearchOrder::Newest, after) => {
-            let (time_ms, local_id) = match after {
-                Some(SearchPosition::Newest { time_ms, local_id }) => (time_ms, local_id),
-                _ => (i64::MAX, i64::MAX),
+    let after = request.after.map(|c| c.0);
+    let mut hits: Vec<(i64, SearchHit)> = match request.order {
+        SearchOrder::Newest => {
+            let below = match after {
+                Some(SearchPosition::Newest { below_key }) => below_key,
+                _ => i64::MAX,
             };
             conn.prepare_cached(&format!(
-                "{select} AND ({TIME} < ?3 OR ({TIME} = ?3 AND m.local_id < ?4))
-                 ORDER BY {TIME} DESC, m.local_id DESC LIMIT ?5"
+                "{select} AND messages_fts.rowid < ?3
+                 ORDER BY messages_fts.rowid DESC LIMIT ?4"
             ))?
-            .query_map(
-                params![query, conversation, time_ms, local_id, limit + 1],
-                row,
-            )?
+            .query_map(params![query, conversation, below, limit + 1], row)?
             .collect::<Result<_, _>>()?
         }
-        (SearchOrder::Relevance, after) => {
+        SearchOrder::Relevance => {
             let offset = match after {
                 Some(SearchPosition::Relevance { offset }) => {
                     i64::try_from(offset).unwrap_or(i64::MAX)
@@ -122,7 +124,7 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
                 _ => 0,
             };
             conn.prepare_cached(&format!(
-                "{select} ORDER BY messages_fts.rank, m.local_id LIMIT ?3 OFFSET ?4"
+                "{select} ORDER BY messages_fts.rank LIMIT ?3 OFFSET ?4"
             ))?
             .query_map(params![query, conversation, limit + 1, offset], row)?
             .collect::<Result<_, _>>()?
@@ -131,15 +133,11 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
     // One extra hit was read to know whether there is a next page.
     let more = hits.len() as i64 > limit;
     hits.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = match (more, hits.last(), request.after.map(|c| c.0)) {
-        (false, _, _) | (true, None, _) => None,
-        (true, Some((local_id, hit)), _) if request.order == SearchOrder::Newest => {
-            Some(SearchCursor(SearchPosition::Newest {
-                time_ms: hit.time_ms,
-                local_id: *local_id,
-            }))
+    let next = match (more, hits.last()) {
+        (true, Some(&(below_key, _))) if request.order == SearchOrder::Newest => {
+            Some(SearchCursor(SearchPosition::Newest { below_key }))
         }
-        (true, Some(_), after) => {
+        (true, Some(_)) => {
             let before = match after {
                 Some(SearchPosition::Relevance { offset }) => offset,
                 _ => 0,
@@ -148,6 +146,7 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
                 offset: before + hits.len() as u64,
             }))
         }
+        _ => None,
     };
     Ok(SearchPage {
         hits: hits.into_iter().map(|(_, h)| h).collect(),

@@ -46,6 +46,29 @@ fn role_parse(text: &str) -> Option<Role> {
     }
 }
 
+/// Search keys per millisecond (see the schema).
+const KEYS_PER_MS: i64 = 1024;
+
+/// A free search key for a message of `time_ms`: after every key of the
+/// same millisecond.
+fn search_key(tx: &Connection, time_ms: i64) -> Result<i64, CacheError> {
+    let base = time_ms.clamp(0, i64::MAX / KEYS_PER_MS - 1) * KEYS_PER_MS;
+    let next: i64 = tx
+        .prepare_cached(
+            "SELECT coalesce(max(search_key) + 1, ?1) FROM messages
+             WHERE search_key BETWEEN ?1 AND ?1 + 1023",
+        )?
+        .query_row([base], |r| r.get(0))?;
+    if next < base + KEYS_PER_MS {
+        return Ok(next);
+    }
+    // Over 1024 messages in one millisecond: any free key will do (their
+    // order among themselves is not meaningful anyway).
+    Ok(tx
+        .prepare_cached("SELECT max(search_key) + 1 FROM messages")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Makes sure the conversation has a row and a cursor.
 fn ensure_conversation(tx: &Connection, conversation: &ConversationId) -> Result<(), CacheError> {
     let id = conversation.0.as_bytes();
@@ -154,8 +177,9 @@ pub(crate) fn apply_messages(
                 let inserted = tx
                     .prepare_cached(
                         "INSERT INTO messages
-                             (id, conversation_id, seq, sender, body, sent_at_ms, created_at_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                             (id, conversation_id, seq, sender, body, sent_at_ms, created_at_ms,
+                              search_key)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                          ON CONFLICT (conversation_id, seq) DO NOTHING",
                     )?
                     .execute(params![
@@ -166,6 +190,7 @@ pub(crate) fn apply_messages(
                         message.body,
                         message.sent_at_ms,
                         now_ms,
+                        search_key(tx, message.sent_at_ms)?,
                     ])?;
                 if inserted == 0 {
                     tracing::warn!(
@@ -214,8 +239,12 @@ fn confirm(
     if taken.is_some_and(|other| other != local_id) {
         return Ok(false);
     }
-    tx.prepare_cached("UPDATE messages SET seq = ?2, sent_at_ms = ?3 WHERE local_id = ?1")?
-        .execute(params![local_id, seq, sent_at_ms])?;
+    // Sent: its time, and so its place in search order, is the server's.
+    let key = search_key(tx, sent_at_ms)?;
+    tx.prepare_cached(
+        "UPDATE messages SET seq = ?2, sent_at_ms = ?3, search_key = ?4 WHERE local_id = ?1",
+    )?
+    .execute(params![local_id, seq, sent_at_ms, key])?;
     tx.prepare_cached("DELETE FROM outbox WHERE message_local_id = ?1")?
         .execute([local_id])?;
     Ok(true)
@@ -312,15 +341,17 @@ pub(crate) fn enqueue(
     .validate()?;
     ensure_conversation(tx, conversation)?;
     tx.prepare_cached(
-        "INSERT INTO messages (id, conversation_id, seq, sender, body, sent_at_ms, created_at_ms)
-         VALUES (?1, ?2, NULL, ?3, ?4, NULL, ?5)",
+        "INSERT INTO messages
+             (id, conversation_id, seq, sender, body, sent_at_ms, created_at_ms, search_key)
+         VALUES (?1, ?2, NULL, ?3, ?4, NULL, ?5, ?6)",
     )?
     .execute(params![
         id.0.as_bytes(),
         conversation.0.as_bytes(),
         me.0.as_bytes(),
         body,
-        now_ms
+        now_ms,
+        search_key(tx, now_ms)?,
     ])?;
     let local_id = tx.last_insert_rowid();
     insert_attachments(tx, local_id, attachments)?;
