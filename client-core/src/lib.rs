@@ -6,11 +6,12 @@
 //! - [`driver`]: the thin tokio task that runs the call machine over the
 //!   signaling client and a media engine;
 //! - [`media`]: the WebRTC media engine (peer connection, VP8/Opus
-//!   pipelines, stats) behind the driver's `MediaEngine` trait.
-//!
-//! The local store and secrets are added by later issues.
+//!   pipelines, stats) behind the driver's `MediaEngine` trait;
+//! - [`cache`]: the offline-first chat cache (SQLCipher), its outbox,
+//!   sync cursors, search and attachment files.
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod call;
 pub mod driver;
 pub mod media;

@@ -1,4 +1,5 @@
-//! `KeychainTokenStore` against real keychains: GNOME Keyring's Secret
+//! `KeychainTokenStore` and the chat cache's `KeychainKeySource` against
+//! real keychains: GNOME Keyring's Secret
 //! Service on a private D-Bus session, and the kernel's session keyring.
 //!
 //! A keychain is reached through the process environment
@@ -18,6 +19,9 @@
 
 mod common;
 
+use clinicall_client_core::cache::{CacheConfig, ChatCache, KeySource, KeychainKeySource};
+use clinicall_client_core::protocol::chat::ChatMessage;
+use clinicall_client_core::protocol::{ConversationId, MessageId, UserId};
 use clinicall_client_core::signaling::{
     AuthSession, KeychainBackend, KeychainTokenStore, RestError, TokenStore,
 };
@@ -55,6 +59,7 @@ fn ran_as_child() -> bool {
     };
     let outcome = match step.as_str() {
         "login-logout" => login_logout(backend),
+        step if step.starts_with("cache-") => cache_step(backend, step),
         step => store_step(backend, step),
     };
     println!("{REPORT}{step}: {outcome}");
@@ -76,6 +81,68 @@ fn store_step(backend: KeychainBackend, step: &str) -> String {
     };
     outcome.unwrap_or_else(|e| format!("error: {e}"))
 }
+
+/// The chat cache's key in the keychain: `cache-key` (is there one),
+/// `cache-write` (open the cache, creating key and database, and store a
+/// message), `cache-read` (open it again and read the message back) and
+/// `cache-wipe` (logout: delete the cache and its key).
+fn cache_step(backend: KeychainBackend, step: &str) -> String {
+    let email = std::env::var(ACCOUNT).expect("the parent names the account");
+    let keys = match KeychainKeySource::with_backend(backend, SERVER, &email) {
+        Ok(keys) => Arc::new(keys),
+        Err(e) => return format!("error: {e}"),
+    };
+    if step == "cache-key" {
+        return match keys.load() {
+            Ok(Some(key)) => format!("present ({} hex digits)", key.to_hex().len()),
+            Ok(None) => "none".to_owned(),
+            Err(e) => format!("error: {e}"),
+        };
+    }
+    let home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+    let me = UserId(uuid::Uuid::from_u128(1));
+    let conversation = ConversationId(uuid::Uuid::from_u128(2));
+    let config = CacheConfig::new(home.join("chat-cache"), me);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let cache = match ChatCache::open(config, keys.clone()).await {
+            Ok(cache) => cache,
+            Err(e) => return format!("error: {e}"),
+        };
+        let outcome = match step {
+            "cache-write" => {
+                let message = ChatMessage {
+                    conversation_id: conversation,
+                    seq: 1,
+                    id: MessageId::random(),
+                    sender: me,
+                    body: CACHED_TEXT.into(),
+                    attachments: Vec::new(),
+                    sent_at_ms: 0,
+                };
+                cache.apply_messages(vec![message]).await.unwrap();
+                "written".to_owned()
+            }
+            "cache-read" => {
+                let page = cache.messages_page(conversation, None, 1).await.unwrap();
+                format!("read {:?}", page.messages[0].body)
+            }
+            "cache-wipe" => {
+                cache.wipe(keys).await.unwrap();
+                return "wiped".to_owned();
+            }
+            _ => panic!("unknown step {step:?}"),
+        };
+        cache.close().await.unwrap();
+        outcome
+    })
+}
+
+/// What `cache-write` stores.
+const CACHED_TEXT: &str = "cached in an encrypted file";
 
 /// A real login and logout against a real signaling server (started in
 /// this child) with the refresh token in the keychain.
@@ -263,6 +330,17 @@ fn secret_service(keychain: &TestKeychain, test: &str, steps: &[&str]) -> Vec<St
     )
 }
 
+fn kernel_keyring(keychain: &TestKeychain, test: &str, steps: &[&str]) -> Vec<String> {
+    run_steps(
+        &["keyctl", "session", "-"],
+        PLAIN_SESSION,
+        keychain,
+        "kernel",
+        test,
+        steps,
+    )
+}
+
 /// Every file under `dir` that contains `needle` in clear.
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -344,11 +422,8 @@ fn kernel_keyring_keeps_the_token_for_the_session_until_cleared() {
     }
     let test = "kernel_keyring_keeps_the_token_for_the_session_until_cleared";
     let keychain = TestKeychain::new();
-    let outcomes = run_steps(
-        &["keyctl", "session", "-"],
-        PLAIN_SESSION,
+    let outcomes = kernel_keyring(
         &keychain,
-        "kernel",
         test,
         &["load", "save=kernel-token-1", "load", "clear", "load"],
     );
@@ -409,4 +484,65 @@ fn login_keeps_the_token_in_the_keychain_and_logout_removes_it() {
     let test = "login_keeps_the_token_in_the_keychain_and_logout_removes_it";
     let outcomes = secret_service(&TestKeychain::new(), test, &["login-logout"]);
     assert_eq!(outcomes, ["login-logout: ok"]);
+}
+
+/// The steps every backend runs for the cache key, and what each reports.
+/// The refresh token is saved first and read last: the cache key is a
+/// separate entry, and wiping the cache leaves the token alone.
+const CACHE_STEPS: [(&str, &str); 8] = [
+    ("save=token-beside-the-key", "saved"),
+    ("cache-key", "none"),
+    ("cache-write", "written"),
+    ("cache-key", "present (64 hex digits)"),
+    ("cache-read", "read \"cached in an encrypted file\""),
+    ("cache-wipe", "wiped"),
+    ("cache-key", "none"),
+    ("load", "Some(\"token-beside-the-key\")"),
+];
+
+fn cache_steps() -> Vec<&'static str> {
+    CACHE_STEPS.iter().map(|(step, _)| *step).collect()
+}
+
+fn check_cache_steps(outcomes: Vec<String>, keychain: &TestKeychain) {
+    let expected: Vec<String> = CACHE_STEPS
+        .iter()
+        .map(|(step, outcome)| format!("{step}: {outcome}"))
+        .collect();
+    assert_eq!(outcomes, expected);
+    let cache = keychain.home.path().join("chat-cache");
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new(), "wipe left files");
+}
+
+#[test]
+fn secret_service_keeps_the_chat_cache_key_until_the_cache_is_wiped() {
+    if ran_as_child() {
+        return;
+    }
+    let test = "secret_service_keeps_the_chat_cache_key_until_the_cache_is_wiped";
+    let keychain = TestKeychain::new();
+    let outcomes = secret_service(&keychain, test, &cache_steps());
+    check_cache_steps(outcomes, &keychain);
+    // The key, in whatever form, only in the keyring daemon's encrypted
+    // file; the message text nowhere in clear.
+    assert_eq!(
+        files_containing(keychain.home.path(), CACHED_TEXT.as_bytes()),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn kernel_keyring_keeps_the_chat_cache_key_until_the_cache_is_wiped() {
+    if ran_as_child() {
+        return;
+    }
+    let test = "kernel_keyring_keeps_the_chat_cache_key_until_the_cache_is_wiped";
+    let keychain = TestKeychain::new();
+    let outcomes = kernel_keyring(&keychain, test, &cache_steps());
+    check_cache_steps(outcomes, &keychain);
 }

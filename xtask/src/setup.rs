@@ -23,8 +23,8 @@ pub struct PackageGroup {
 pub const GROUPS: &[PackageGroup] = &[
     PackageGroup {
         name: "build",
-        purpose: "C compiler and pkg-config for crates with native code (bundled SQLite, TLS)",
-        packages: &["build-essential", "pkg-config"],
+        purpose: "C compiler and pkg-config for crates with native code (bundled SQLite, TLS), and OpenSSL's libcrypto for SQLCipher (the chat cache; Cargo gives the whole workspace's SQLite the same features)",
+        packages: &["build-essential", "pkg-config", "libssl-dev"],
     },
     PackageGroup {
         name: "codecs",
@@ -284,6 +284,8 @@ mod tests {
     fn groups_resolve_by_name() {
         let groups = groups_named(&["build"]).unwrap();
         assert!(groups[0].packages.contains(&"pkg-config"));
+        // SQLCipher links libcrypto for every build of the workspace.
+        assert!(groups[0].packages.contains(&"libssl-dev"));
         let err = groups_named(&["nope"]).unwrap_err().to_string();
         assert!(err.contains("build"), "{err}");
         // Every group has packages and a unique name.

@@ -1,5 +1,6 @@
-//! The refresh token in the operating system's keychain: a [`TokenStore`]
-//! over the `keyring` crate.
+//! Secrets in the operating system's keychain over the `keyring` crate: the
+//! refresh token (a [`TokenStore`]) and the chat cache's database key
+//! (`cache::KeychainKeySource`), one entry of each per account and server.
 //!
 //! What is stored: only the refresh token (the access token lives in
 //! memory for minutes). Under which key: service `clinicall`, user
@@ -107,6 +108,121 @@ impl From<KeychainError> for TokenStoreError {
     }
 }
 
+/// What a keychain entry holds. Each account on each server has one entry
+/// per kind, told apart by the entry's user name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretKind {
+    /// The refresh token ([`KeychainTokenStore`]).
+    RefreshToken,
+    /// The chat cache's database key (`cache::KeychainKeySource`).
+    ChatCacheKey,
+}
+
+impl SecretKind {
+    /// The entry's user name from `"<email> on <origin>"`. The refresh
+    /// token keeps the bare name (entries written before the cache existed
+    /// stay readable).
+    fn user(self, account: &str) -> String {
+        match self {
+            SecretKind::RefreshToken => account.to_owned(),
+            SecretKind::ChatCacheKey => format!("{account} (chat cache key)"),
+        }
+    }
+
+    /// What keychain managers (Seahorse, KWalletManager) show.
+    #[cfg(target_os = "linux")]
+    fn label(self, account: &str) -> String {
+        match self {
+            SecretKind::RefreshToken => format!("Clinicall sign-in for {account}"),
+            SecretKind::ChatCacheKey => format!("Clinicall chat cache key for {account}"),
+        }
+    }
+}
+
+/// One secret of one account on one server in the OS keychain; what the
+/// token store and the chat cache key source share.
+pub(crate) struct KeychainSecret {
+    entry: Entry,
+    backend: KeychainBackend,
+    user: String,
+}
+
+impl std::fmt::Debug for KeychainSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeychainSecret")
+            .field("backend", &self.backend)
+            .field("service", &SERVICE)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeychainSecret {
+    /// The entry of `kind` for `email` on `server`. Nothing is read or
+    /// written yet.
+    pub(crate) fn open(
+        backend: KeychainBackend,
+        kind: SecretKind,
+        server: &str,
+        email: &str,
+    ) -> Result<Self, KeychainError> {
+        let account = entry_user(server, email).map_err(|detail| KeychainError::Failed {
+            backend: backend.name(),
+            detail,
+        })?;
+        let user = kind.user(&account);
+        #[cfg(target_os = "linux")]
+        let label = kind.label(&account);
+        #[cfg(not(target_os = "linux"))]
+        let label = String::new();
+        let entry = open_entry(backend, &user, label).map_err(|e| classify(backend, e))?;
+        Ok(KeychainSecret {
+            entry,
+            backend,
+            user,
+        })
+    }
+
+    pub(crate) fn backend(&self) -> KeychainBackend {
+        self.backend
+    }
+
+    pub(crate) fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The secret, or `None` when there is no entry.
+    pub(crate) fn get(&self) -> Result<Option<String>, KeychainError> {
+        match self.entry.get_password() {
+            Ok(secret) => Ok(Some(secret)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(self.backend, e)),
+        }
+    }
+
+    /// Stores (or replaces) the secret.
+    pub(crate) fn set(&self, secret: &str) -> Result<(), KeychainError> {
+        self.entry.set_password(secret).map_err(|e| match e {
+            // keyutils says "no entry" when there is no keyring to put
+            // one in.
+            keyring::Error::NoEntry => KeychainError::Unavailable {
+                backend: self.backend.name(),
+                detail: "there is nowhere to store the entry".into(),
+            },
+            other => classify(self.backend, other),
+        })
+    }
+
+    /// Removes the entry; removing one that is not there is not an error
+    /// (logout twice).
+    pub(crate) fn delete(&self) -> Result<(), KeychainError> {
+        match self.entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(self.backend, e)),
+        }
+    }
+}
+
 /// A [`TokenStore`] in the OS keychain, for one account on one server.
 ///
 /// ```no_run
@@ -121,20 +237,9 @@ impl From<KeychainError> for TokenStoreError {
 /// auth.login("pat@example.org", "password-123").await?;
 /// # Ok(()) }
 /// ```
+#[derive(Debug)]
 pub struct KeychainTokenStore {
-    entry: Entry,
-    backend: KeychainBackend,
-    user: String,
-}
-
-impl std::fmt::Debug for KeychainTokenStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeychainTokenStore")
-            .field("backend", &self.backend)
-            .field("service", &SERVICE)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
+    secret: KeychainSecret,
 }
 
 impl KeychainTokenStore {
@@ -159,58 +264,32 @@ impl KeychainTokenStore {
         server: &str,
         email: &str,
     ) -> Result<Self, KeychainError> {
-        let user = entry_user(server, email).map_err(|detail| KeychainError::Failed {
-            backend: backend.name(),
-            detail,
-        })?;
-        let entry = open_entry(backend, &user).map_err(|e| classify(backend, e))?;
-        Ok(KeychainTokenStore {
-            entry,
-            backend,
-            user,
-        })
+        let secret = KeychainSecret::open(backend, SecretKind::RefreshToken, server, email)?;
+        Ok(KeychainTokenStore { secret })
     }
 
     /// The keychain in use.
     pub fn backend(&self) -> KeychainBackend {
-        self.backend
+        self.secret.backend()
     }
 
     /// The entry's user name: `"<email> on <server origin>"`.
     pub fn entry_user(&self) -> &str {
-        &self.user
+        self.secret.user()
     }
 }
 
 impl TokenStore for KeychainTokenStore {
     fn load(&self) -> Result<Option<String>, TokenStoreError> {
-        match self.entry.get_password() {
-            Ok(token) => Ok(Some(token)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(classify(self.backend, e).into()),
-        }
+        self.secret.get().map_err(Into::into)
     }
 
     fn save(&self, refresh_token: &str) -> Result<(), TokenStoreError> {
-        self.entry
-            .set_password(refresh_token)
-            .map_err(|e| match e {
-                // keyutils says "no entry" when there is no keyring to put
-                // one in.
-                keyring::Error::NoEntry => KeychainError::Unavailable {
-                    backend: self.backend.name(),
-                    detail: "there is nowhere to store the entry".into(),
-                },
-                other => classify(self.backend, other),
-            })
-            .map_err(Into::into)
+        self.secret.set(refresh_token).map_err(Into::into)
     }
 
     fn clear(&self) -> Result<(), TokenStoreError> {
-        match self.entry.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(classify(self.backend, e).into()),
-        }
+        self.secret.delete().map_err(Into::into)
     }
 }
 
@@ -229,14 +308,13 @@ fn entry_user(server: &str, email: &str) -> Result<String, String> {
     ))
 }
 
-fn open_entry(backend: KeychainBackend, user: &str) -> keyring::Result<Entry> {
+fn open_entry(backend: KeychainBackend, user: &str, label: String) -> keyring::Result<Entry> {
     match backend {
         #[cfg(target_os = "linux")]
         KeychainBackend::SecretService => {
             let mut credential =
                 keyring::secret_service::SsCredential::new_with_target(None, SERVICE, user)?;
-            // What keychain managers (Seahorse, KWalletManager) show.
-            credential.label = format!("Clinicall sign-in for {user}");
+            credential.label = label;
             Ok(Entry::new_with_credential(Box::new(credential)))
         }
         #[cfg(target_os = "linux")]
@@ -246,7 +324,10 @@ fn open_entry(backend: KeychainBackend, user: &str) -> keyring::Result<Entry> {
             Ok(Entry::new_with_credential(Box::new(credential)))
         }
         #[cfg(not(target_os = "linux"))]
-        KeychainBackend::Native => Entry::new(SERVICE, user),
+        KeychainBackend::Native => {
+            let _ = label;
+            Entry::new(SERVICE, user)
+        }
     }
 }
 
