@@ -614,18 +614,6 @@ impl Hub {
                 "hello was already sent on this connection",
                 None,
             )),
-            // Chat is served by the chat server work (branch chat-server);
-            // until it lands, refuse instead of failing to compile.
-            ClientMessage::ChatOpen { .. }
-            | ClientMessage::ChatList
-            | ClientMessage::ChatSend { .. }
-            | ClientMessage::ChatFetch { .. }
-            | ClientMessage::ChatRead { .. }
-            | ClientMessage::ChatTyping { .. } => Err(Refusal::new(
-                ErrorCode::Unavailable,
-                "chat is not available on this server yet",
-                None,
-            )),
             ClientMessage::Ping => {
                 // Unnumbered: pings must not push call signaling out of
                 // the replay buffer.
