@@ -10,12 +10,11 @@
 
 mod call;
 
-use crate::server::{ServerProcess, free_port};
+use crate::server::{ServerProcess, free_port, isolated_server_command};
 use crate::{bin, build_bins, setup, step, toml_string};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -188,20 +187,8 @@ impl BenchServer {
             ),
         )?;
         let log_path = dir.join("server.log");
-        let log = File::create(&log_path)?;
-        let mut cmd = Command::new(server);
-        cmd.arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        // The benchmark's config must not be overridden from our environment.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CLINICALL_") {
-                cmd.env_remove(key);
-            }
-        }
+        let mut cmd = isolated_server_command(server, &log_path)?;
+        cmd.arg("--config").arg(&config).arg("serve");
         let mut process = ServerProcess::spawn(cmd, &server.display().to_string())?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         process

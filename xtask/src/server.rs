@@ -82,6 +82,27 @@ impl Drop for ServerProcess {
 
 /// Sends SIGTERM to a process through `kill(1)` (the workspace forbids the
 /// `unsafe` a direct `kill(2)` would need).
+/// A command running the server binary with its output in `log_path` and
+/// none of our environment's `CLINICALL_*` settings (a benchmark's or a
+/// demo's configuration must not be overridden from outside).
+pub fn isolated_server_command(
+    server: &std::path::Path,
+    log_path: &std::path::Path,
+) -> Result<Command> {
+    let log = std::fs::File::create(log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let mut cmd = Command::new(server);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CLINICALL_") {
+            cmd.env_remove(key);
+        }
+    }
+    Ok(cmd)
+}
+
 pub fn terminate(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

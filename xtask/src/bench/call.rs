@@ -18,15 +18,14 @@ use crate::headless::{
     CallResult, CallRun, ClientSpec, Event, MediaSummary, Observer, Pids, Resources, Side,
     SideResult,
 };
-use crate::server::{ServerProcess, free_port};
+use crate::server::{ServerProcess, free_port, isolated_server_command};
 use crate::{bin, build_bins, setup, step, workspace_root};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
-use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Targets from the call-engine issue.
@@ -176,18 +175,8 @@ pub fn call(args: CallArgs) -> Result<()> {
 /// A fresh server with demo accounts in `dir`, ready on `addr`.
 fn start_server(server: &Path, addr: SocketAddr, dir: &Path) -> Result<ServerProcess> {
     let log_path = dir.join("server.log");
-    let log = File::create(&log_path)?;
-    let mut cmd = Command::new(server);
-    cmd.args(["serve", "--demo"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    // Only our settings: none from the environment.
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("CLINICALL_") {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = isolated_server_command(server, &log_path)?;
+    cmd.args(["serve", "--demo"]);
     cmd.env("CLINICALL_SERVER__LISTEN", addr.to_string())
         .env("CLINICALL_STORAGE__DATABASE", dir.join("server.sqlite3"));
     let mut process = ServerProcess::spawn(cmd, &server.display().to_string())?;
