@@ -1,6 +1,7 @@
 //! The account REST client and the signaling connection.
 //!
 //! - [`rest`]: stateless REST calls (register, login, refresh, logout, me);
+//! - [`attachments`]: chat files up and down, with the login's token;
 //! - [`auth`]: the signed-in state, with the refresh token behind a
 //!   [`TokenStore`]; [`keychain`] keeps it in the OS keychain;
 //! - [`endpoint`]: URLs, and the refusal of clear text to remote hosts;
@@ -29,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attachments;
 pub mod auth;
 pub mod backoff;
 pub mod client;
@@ -40,6 +42,7 @@ pub mod rest;
 pub mod session;
 mod task;
 
+pub use attachments::{AttachmentClient, AttachmentError};
 pub use auth::{AuthSession, MemoryTokenStore, TokenStore, TokenStoreError};
 pub use client::{ClientConfig, SignalingClient};
 pub use event::{DisconnectReason, SignalingEvent};
