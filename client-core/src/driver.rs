@@ -17,6 +17,7 @@
 //! | [`MediaEventSink::stats`] | [`DriverEvent::MediaStats`] |
 //! | `ice_servers` of a `welcome` | [`MediaEngine::set_ice_servers`] |
 //! | [`CallHandle`] commands | `Dial`, `Accept`, `Reject`, `Cancel`, `HangUp` |
+//! | connects, drops, `chat_*` pushes | the chat engine's [`ChatFeed`], if any |
 //! | [`CallMachine::poll_timeout`] | [`CallMachine::handle_timeout`] (`sleep_until`) |
 //!
 //! and [`CallOutput`]s go to [`SignalingClient::send`], the [`MediaEngine`]
@@ -64,6 +65,7 @@
 use crate::call::{
     CallConfig, CallError, CallEvent, CallInfo, CallInput, CallMachine, CallOutput, MediaRole,
 };
+use crate::chat::ChatFeed;
 use crate::media::CallStats;
 use crate::signaling::{self, DisconnectReason, SignalingClient, SignalingEvent};
 use clinicall_protocol::{
@@ -343,6 +345,29 @@ impl CallDriver {
         media: impl MediaEngine,
         config: CallConfig,
     ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
+        Self::spawn(client, signaling, Box::new(media), config, None)
+    }
+
+    /// [`start`](Self::start), also feeding the chat engine of
+    /// [`ChatSync::start`](crate::chat::ChatSync::start) (over the same
+    /// signaling client) with the connection's news and the chat pushes.
+    pub fn start_with_chat(
+        client: SignalingClient,
+        signaling: mpsc::Receiver<SignalingEvent>,
+        media: impl MediaEngine,
+        config: CallConfig,
+        chat: ChatFeed,
+    ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
+        Self::spawn(client, signaling, Box::new(media), config, Some(chat))
+    }
+
+    fn spawn(
+        client: SignalingClient,
+        signaling: mpsc::Receiver<SignalingEvent>,
+        media: Box<dyn MediaEngine>,
+        config: CallConfig,
+        chat: Option<ChatFeed>,
+    ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let (media_tx, media_rx) = mpsc::unbounded_channel();
@@ -352,7 +377,8 @@ impl CallDriver {
             signaling,
             signaling_open: true,
             commands: commands_rx,
-            media: Box::new(media),
+            media,
+            chat,
             media_tx,
             media_rx,
             events: events_tx,
@@ -441,6 +467,8 @@ struct Task {
     signaling_open: bool,
     commands: mpsc::Receiver<Command>,
     media: Box<dyn MediaEngine>,
+    /// The chat engine's input, when there is one.
+    chat: Option<ChatFeed>,
     /// Kept so `media_rx` never ends while the task runs.
     media_tx: mpsc::UnboundedSender<MediaReport>,
     media_rx: mpsc::UnboundedReceiver<MediaReport>,
@@ -528,6 +556,9 @@ impl Task {
 
     fn on_signaling_end(&mut self) {
         self.signaling_open = false;
+        if let Some(chat) = &self.chat {
+            chat.closed();
+        }
         let _ = self.machine.handle_input(now(), CallInput::SignalingClosed);
     }
 
@@ -553,10 +584,16 @@ impl Task {
                     );
                     self.unsent.clear();
                 }
+                if let Some(chat) = &self.chat {
+                    chat.connected();
+                }
                 Some(DriverEvent::Connected { user, resumed })
             }
             SignalingEvent::Disconnected { reason } => {
                 let _ = self.machine.handle_input(at, CallInput::SignalingLost);
+                if let Some(chat) = &self.chat {
+                    chat.disconnected();
+                }
                 Some(DriverEvent::Disconnected { reason })
             }
             SignalingEvent::Reconnecting { attempt, delay } => {
@@ -573,27 +610,9 @@ impl Task {
             SignalingEvent::PresenceSnapshot(contacts) => {
                 Some(DriverEvent::PresenceSnapshot(contacts))
             }
-            SignalingEvent::Message(envelope) => match envelope.msg {
-                ServerMessage::Presence { user_id, online } => {
-                    Some(DriverEvent::PresenceChanged { user_id, online })
-                }
-                ServerMessage::Signal {
-                    call_id,
-                    from,
-                    signal,
-                } => {
-                    self.media.handle_signal(call_id, from, signal);
-                    None
-                }
-                msg => {
-                    match CallInput::from_server(&msg) {
-                        Some(input) => {
-                            let _ = self.machine.handle_input(at, input);
-                        }
-                        None => tracing::debug!(?msg, "not for the call driver"),
-                    }
-                    None
-                }
+            SignalingEvent::Message(envelope) => match self.offer_chat(envelope.msg) {
+                None => None,
+                Some(msg) => self.on_message(at, msg),
             },
         };
         // The machine's reaction first, so that when the app hears
@@ -601,6 +620,39 @@ impl Task {
         self.drain().await;
         if let Some(news) = news {
             self.emit(news).await;
+        }
+    }
+
+    /// Gives a chat message to the chat engine; returns anything else.
+    fn offer_chat(&self, msg: ServerMessage) -> Option<ServerMessage> {
+        match &self.chat {
+            Some(chat) => chat.offer(msg),
+            None => Some(msg),
+        }
+    }
+
+    fn on_message(&mut self, at: std::time::Instant, msg: ServerMessage) -> Option<DriverEvent> {
+        match msg {
+            ServerMessage::Presence { user_id, online } => {
+                Some(DriverEvent::PresenceChanged { user_id, online })
+            }
+            ServerMessage::Signal {
+                call_id,
+                from,
+                signal,
+            } => {
+                self.media.handle_signal(call_id, from, signal);
+                None
+            }
+            msg => {
+                match CallInput::from_server(&msg) {
+                    Some(input) => {
+                        let _ = self.machine.handle_input(at, input);
+                    }
+                    None => tracing::debug!(?msg, "not for the call driver"),
+                }
+                None
+            }
         }
     }
 

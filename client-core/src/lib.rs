@@ -8,11 +8,14 @@
 //! - [`media`]: the WebRTC media engine (peer connection, VP8/Opus
 //!   pipelines, stats) behind the driver's `MediaEngine` trait;
 //! - [`cache`]: the offline-first chat cache (SQLCipher), its outbox,
-//!   sync cursors, search and attachment files.
+//!   sync cursors, search and attachment files;
+//! - [`chat`]: the chat sync engine between that cache and the server
+//!   (outbox, resync by cursor, pushes).
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod call;
+pub mod chat;
 pub mod driver;
 pub mod media;
 pub mod signaling;

@@ -367,6 +367,20 @@ impl ChatCache {
             .await
     }
 
+    /// The server refused the pending message `id` for good (see
+    /// [`MessageState::Refused`]): it leaves the outbox. Returns its
+    /// conversation.
+    ///
+    /// # Errors
+    /// [`CacheError::UnknownMessage`] unless `id` is a pending message.
+    pub async fn refuse(
+        &self,
+        id: MessageId,
+        reason: String,
+    ) -> Result<ConversationId, CacheError> {
+        self.write(move |tx| store::refuse(tx, &id, &reason)).await
+    }
+
     /// The user has read `conversation` up to `up_to` (never lowers it).
     pub async fn mark_read(
         &self,

@@ -4,7 +4,7 @@ use crate::protocol::chat::AttachmentMeta;
 use crate::protocol::{AttachmentId, ConversationId, MessageId, UserId, UserSummary};
 
 /// Where a cached message stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MessageState {
     /// Stored by the server.
     Sent {
@@ -17,6 +17,14 @@ pub enum MessageState {
     Pending {
         /// When it was written (Unix ms, this device's clock).
         created_at_ms: i64,
+    },
+    /// The user's own message, refused by the server for good (it is no
+    /// longer in the outbox).
+    Refused {
+        /// When it was written (Unix ms, this device's clock).
+        created_at_ms: i64,
+        /// The server's explanation.
+        reason: String,
     },
 }
 
@@ -42,7 +50,7 @@ impl CachedMessage {
     pub fn seq(&self) -> Option<u64> {
         match self.state {
             MessageState::Sent { seq, .. } => Some(seq),
-            MessageState::Pending { .. } => None,
+            MessageState::Pending { .. } | MessageState::Refused { .. } => None,
         }
     }
 }

@@ -102,9 +102,16 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF body, search_key ON messages 
 END;
 "#;
 
+/// A send the server refused for good (the conversation is gone, an
+/// attachment is not the sender's): it leaves the outbox, and the thread
+/// shows why instead of a clock that never turns into a tick.
+const V2: &str = r#"
+ALTER TABLE messages ADD COLUMN refused TEXT;
+"#;
+
 /// Every migration, oldest first.
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 #[cfg(test)]

@@ -401,6 +401,29 @@ pub(crate) fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>, CacheError> {
         .collect()
 }
 
+/// The server refused the pending message `id` for good: it leaves the
+/// outbox and keeps `reason` for the thread view.
+pub(crate) fn refuse(
+    tx: &Transaction<'_>,
+    id: &MessageId,
+    reason: &str,
+) -> Result<ConversationId, CacheError> {
+    let (local_id, conversation): (i64, ConversationId) = tx
+        .prepare_cached(
+            "SELECT local_id, conversation_id FROM messages WHERE id = ?1 AND seq IS NULL",
+        )?
+        .query_row([id.0.as_bytes()], |r| {
+            Ok((r.get(0)?, ConversationId(uuid_col(r, 1)?)))
+        })
+        .optional()?
+        .ok_or(CacheError::UnknownMessage(*id))?;
+    tx.prepare_cached("UPDATE messages SET refused = ?2 WHERE local_id = ?1")?
+        .execute(params![local_id, reason])?;
+    tx.prepare_cached("DELETE FROM outbox WHERE message_local_id = ?1")?
+        .execute([local_id])?;
+    Ok(conversation)
+}
+
 /// The server stored the message `id` as `seq`.
 pub(crate) fn ack(
     tx: &Transaction<'_>,
@@ -474,7 +497,7 @@ pub(crate) fn mark_peer_read(
 }
 
 const MESSAGE_COLUMNS: &str =
-    "local_id, conversation_id, id, sender, body, seq, sent_at_ms, created_at_ms";
+    "local_id, conversation_id, id, sender, body, seq, sent_at_ms, created_at_ms, refused";
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, CachedMessage)> {
     let seq: Option<i64> = row.get(5)?;
@@ -484,8 +507,14 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, CachedMessage)> {
             seq: seq_u64(seq),
             sent_at_ms,
         },
-        _ => MessageState::Pending {
-            created_at_ms: row.get(7)?,
+        _ => match row.get::<_, Option<String>>(8)? {
+            Some(reason) => MessageState::Refused {
+                created_at_ms: row.get(7)?,
+                reason,
+            },
+            None => MessageState::Pending {
+                created_at_ms: row.get(7)?,
+            },
         },
     };
     Ok((
@@ -660,9 +689,10 @@ pub(crate) fn conversations(
     }
     // Newest activity first; conversations with no message last.
     with_last.sort_by_key(|v| {
-        std::cmp::Reverse(v.last_message.as_ref().map(|m| match m.state {
-            MessageState::Sent { sent_at_ms, .. } => sent_at_ms,
-            MessageState::Pending { created_at_ms } => created_at_ms,
+        std::cmp::Reverse(v.last_message.as_ref().map(|m| match &m.state {
+            MessageState::Sent { sent_at_ms, .. } => *sent_at_ms,
+            MessageState::Pending { created_at_ms }
+            | MessageState::Refused { created_at_ms, .. } => *created_at_ms,
         }))
     });
     Ok(with_last)
