@@ -27,7 +27,8 @@ pub struct CommandError {
 }
 
 impl CommandError {
-    fn new(code: &'static str, message: impl std::fmt::Display) -> Self {
+    /// An error with `code` and a message for the person at the screen.
+    pub fn new(code: &'static str, message: impl std::fmt::Display) -> Self {
         CommandError {
             code,
             message: message.to_string(),
@@ -104,17 +105,25 @@ async fn connect(
     account: Account,
 ) -> Result<AccountView> {
     let view = AccountView::from(&account);
+    // The previous sign-in first: its chat cache may be this one's.
+    if let Some(old) = shell.connection.lock().await.take()
+        && let Err(e) = old.stop(false).await
+    {
+        tracing::warn!(error = %e, "the previous chat did not close cleanly");
+    }
     let connection = Connection::start(
         server,
         auth,
         account,
+        &shell.data_dir,
         shell.media.clone(),
         shell.hub.clone(),
         shell.on_call.clone(),
     )
+    .await
     .map_err(|e| CommandError::new("unreachable", e))?;
     if let Some(old) = shell.connection.lock().await.replace(connection) {
-        old.stop().await;
+        let _ = old.stop(false).await;
     }
     Ok(view)
 }
@@ -168,15 +177,25 @@ pub async fn restore_session(shell: State<'_, Shell>) -> Result<Option<AccountVi
 }
 
 /// Signs out on the server, forgets the refresh token (keychain
-/// included) and disconnects.
+/// included) and disconnects. With `erase_history`, also deletes the chat
+/// history kept on this computer (and its key).
 #[tauri::command]
-pub async fn sign_out(shell: State<'_, Shell>) -> Result<()> {
+pub async fn sign_out(shell: State<'_, Shell>, erase_history: Option<bool>) -> Result<()> {
     let connection = shell.connection.lock().await.take();
     if let Some(connection) = connection {
         if let Err(e) = connection.auth.logout().await {
             tracing::warn!(error = %e, "server not told of the sign-out");
         }
-        connection.stop().await;
+        let erase = erase_history.unwrap_or(false);
+        if let Err(e) = connection.stop(erase).await {
+            tracing::warn!(error = %e, erase, "chat not closed cleanly");
+            if erase {
+                return Err(CommandError::new(
+                    "erase",
+                    format!("Signed out, but the chat history was not erased: {e}"),
+                ));
+            }
+        }
     }
     let mut settings = shell.settings();
     settings.remembered_email = None;

@@ -1,7 +1,8 @@
 //! One signed-in connection: the login, the call driver over the
-//! signaling client and the media engine, and the task that forwards the
-//! core's events to the window.
+//! signaling client and the media engine, the chat over the same
+//! connection, and the task that forwards the core's events to the window.
 
+use crate::chat::ChatSession;
 use crate::events::EventHub;
 use crate::media_io::AppMedia;
 use crate::ui_event::{CallPhase, CallTracker, UiEvent};
@@ -10,6 +11,7 @@ use clinicall_client_core::driver::{CallDriver, CallHandle, DriverEvent};
 use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
 use clinicall_client_core::signaling::{AuthSession, ClientConfig, SignalingClient};
 use clinicall_protocol::rest::Account;
+use std::path::Path;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -23,6 +25,8 @@ pub struct Connection {
     pub media: MediaControl,
     /// Who is signed in.
     pub account: Account,
+    /// The chat, or why it could not start (calls work either way).
+    pub chat: Result<ChatSession, String>,
     forwarder: JoinHandle<()>,
 }
 
@@ -30,12 +34,13 @@ pub struct Connection {
 pub type OnCall = Arc<dyn Fn(&UiEvent) + Send + Sync>;
 
 impl Connection {
-    /// Connects `auth` (already signed in) to `server` and starts
-    /// forwarding events to `hub`.
-    pub fn start(
+    /// Connects `auth` (already signed in) to `server`, opens the chat
+    /// cache under `data_dir` and starts forwarding events to `hub`.
+    pub async fn start(
         server: &str,
         auth: Arc<AuthSession>,
         account: Account,
+        data_dir: &Path,
         media: Arc<AppMedia>,
         hub: Arc<EventHub>,
         on_call: OnCall,
@@ -44,8 +49,31 @@ impl Connection {
         let (client, signaling) =
             SignalingClient::start(config, auth.clone()).map_err(|e| e.to_string())?;
         let (engine, control) = WebRtcEngine::new(MediaSettings::default(), media);
-        let (calls, mut events) =
-            CallDriver::start(client, signaling, engine, CallConfig::default());
+        let chat = ChatSession::start(
+            server,
+            client.clone(),
+            auth.clone(),
+            &account,
+            data_dir,
+            hub.clone(),
+        )
+        .await;
+        let (chat, (calls, mut events)) = match chat {
+            Ok((session, feed)) => (
+                Ok(session),
+                CallDriver::start_with_chat(client, signaling, engine, CallConfig::default(), feed),
+            ),
+            Err(why) => {
+                tracing::warn!(error = %why, "chat unavailable this session");
+                hub.send(UiEvent::ChatUnavailable {
+                    message: why.clone(),
+                });
+                (
+                    Err(why),
+                    CallDriver::start(client, signaling, engine, CallConfig::default()),
+                )
+            }
+        };
         let forwarder = tokio::spawn(async move {
             let mut tracker = CallTracker::default();
             while let Some(event) = events.recv().await {
@@ -69,14 +97,21 @@ impl Connection {
             calls,
             media: control,
             account,
+            chat,
             forwarder,
         })
     }
 
-    /// Hangs up, disconnects and waits for the media to be released.
-    pub async fn stop(self) {
+    /// Hangs up, disconnects and waits for the media to be released;
+    /// stops the chat and, with `erase_chat`, deletes its history from
+    /// this computer.
+    pub async fn stop(self, erase_chat: bool) -> Result<(), String> {
         self.calls.shutdown().await;
         self.media.wait_released().await;
         let _ = self.forwarder.await;
+        match self.chat {
+            Ok(chat) => chat.stop(erase_chat).await,
+            Err(_) => Ok(()),
+        }
     }
 }

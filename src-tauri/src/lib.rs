@@ -9,12 +9,15 @@
 //!
 //! - [`shell`]: the state the commands share;
 //! - [`connection`]: one signed-in connection and its event forwarder;
+//! - [`chat`]: the chat cache, sync engine and attachments of a sign-in,
+//!   and the chat commands;
 //! - [`media_io`]: the app's media sources and sinks, [`live_media`]: how
 //!   mute, camera off and devices picked mid-call reach a running call;
 //! - [`device_check`]: the pre-call camera preview and microphone meter;
 //! - [`settings`], [`secrets`]: what is remembered, and where.
 #![warn(missing_docs)]
 
+pub mod chat;
 pub mod commands;
 pub mod connection;
 pub mod device_check;
@@ -65,10 +68,11 @@ pub fn run() {
                 Some(dir) => dir.into(),
                 None => app.path().app_config_dir()?,
             };
+            let data_dir = app.path().app_data_dir()?;
             let handle = app.handle().clone();
             let on_call =
                 std::sync::Arc::new(move |event: &UiEvent| notify_incoming(&handle, event));
-            app.manage(Shell::new(config_dir, on_call));
+            app.manage(Shell::new(config_dir, data_dir, on_call));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -94,6 +98,16 @@ pub fn run() {
             commands::report_display_stats,
             commands::list_devices,
             commands::play_test_tone,
+            chat::commands::chat_conversations,
+            chat::commands::chat_open,
+            chat::commands::chat_thread,
+            chat::commands::chat_load_older,
+            chat::commands::chat_send,
+            chat::commands::chat_mark_read,
+            chat::commands::chat_typing,
+            chat::commands::chat_search,
+            chat::commands::chat_upload,
+            chat::commands::chat_attachment,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

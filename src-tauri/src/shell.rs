@@ -25,13 +25,16 @@ pub struct Shell {
     pub connection: tokio::sync::Mutex<Option<Connection>>,
     /// Called when a call rings (OS notification when in the background).
     pub on_call: OnCall,
+    /// Where per-account data lives (the chat caches).
+    pub data_dir: PathBuf,
     /// The pre-call device check, while it runs.
     pub device_check: Mutex<Option<crate::device_check::DeviceCheck>>,
 }
 
 impl Shell {
-    /// The shell with its settings in `config_dir`.
-    pub fn new(config_dir: PathBuf, on_call: OnCall) -> Shell {
+    /// The shell with its settings in `config_dir` and account data in
+    /// `data_dir`.
+    pub fn new(config_dir: PathBuf, data_dir: PathBuf, on_call: OnCall) -> Shell {
         let settings_file = SettingsFile::in_dir(&config_dir);
         let settings = settings_file.load();
         let hub = Arc::new(EventHub::default());
@@ -50,6 +53,7 @@ impl Shell {
             media,
             connection: tokio::sync::Mutex::new(None),
             on_call,
+            data_dir,
             device_check: Mutex::new(None),
         }
     }

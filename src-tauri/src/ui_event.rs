@@ -125,6 +125,40 @@ pub enum UiEvent {
         /// RMS level in dBFS (-100 for silence).
         dbfs: f32,
     },
+    /// The chat's conversation list, whole, whenever it changed (a new
+    /// message, a read, a new conversation).
+    ChatConversations {
+        /// Newest activity first.
+        conversations: Vec<crate::chat::view::ConversationItem>,
+    },
+    /// A thread changed (a message arrived or was acknowledged, or the
+    /// other party read it): re-read it if it is open.
+    ChatThread {
+        /// The conversation.
+        conversation_id: clinicall_protocol::ConversationId,
+    },
+    /// The other party started or stopped typing (never stored).
+    ChatTyping {
+        /// The conversation.
+        conversation_id: clinicall_protocol::ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// Typing now.
+        typing: bool,
+    },
+    /// Whether chat reaches the server, and how many messages wait to go.
+    ChatStatus {
+        /// Connected.
+        online: bool,
+        /// Messages in the outbox.
+        pending: usize,
+    },
+    /// Chat cannot work in this session (no keychain for the cache's
+    /// key, for example); calls still do.
+    ChatUnavailable {
+        /// Why, for the person at the screen.
+        message: String,
+    },
     /// A device could not be used; the call goes on without it.
     DeviceProblem {
         /// `camera`, `microphone` or `speaker`.

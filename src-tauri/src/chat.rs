@@ -1,0 +1,156 @@
+//! Chat in the shell: for each sign-in, the encrypted chat cache, the
+//! client core's sync engine over the signaling connection, attachment
+//! transfers, and the task that tells the window what changed.
+//!
+//! - [`view`]: what the window is shown (serializable, pure mappings);
+//! - [`commands`]: the chat commands the window invokes.
+//!
+//! The cache lives in `<app data dir>/chat/<user id>` and its key in the
+//! OS keychain beside the sign-in. Without a keychain (or with one that
+//! does not answer) chat is unavailable for the session; calls still work.
+
+pub mod commands;
+pub mod view;
+
+use crate::events::EventHub;
+use crate::ui_event::UiEvent;
+use clinicall_client_core::cache::{CacheConfig, ChatCache, KeySource, KeychainKeySource};
+use clinicall_client_core::chat::{ChatEvent, ChatFeed, ChatHandle, ChatSync, ChatSyncConfig};
+use clinicall_client_core::signaling::{AttachmentClient, AuthSession, SignalingClient};
+use clinicall_protocol::rest::Account;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long opening the cache may take. The keychain is asked for the
+/// key, and a keychain that wants to show an unlock prompt nobody answers
+/// would otherwise hold up the sign-in (and the calls) for good.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The cache folder of `user` under the app's data folder.
+pub fn cache_dir(data_dir: &Path, user: clinicall_protocol::UserId) -> PathBuf {
+    data_dir.join("chat").join(user.to_string())
+}
+
+/// The chat of one signed-in connection.
+pub struct ChatSession {
+    /// Sends, reads and marks; its cache answers the window's reads.
+    pub handle: ChatHandle,
+    /// Attachment uploads and downloads with the login's token.
+    pub files: AttachmentClient,
+    /// The signed-in user.
+    pub me: clinicall_protocol::UserId,
+    keys: Arc<dyn KeySource>,
+    forwarder: JoinHandle<()>,
+}
+
+impl ChatSession {
+    /// Opens `account`'s cache and starts the sync engine over `client`.
+    /// Returns the session and the feed the call driver must be started
+    /// with (`CallDriver::start_with_chat`).
+    pub async fn start(
+        server: &str,
+        client: SignalingClient,
+        auth: Arc<AuthSession>,
+        account: &Account,
+        data_dir: &Path,
+        hub: Arc<EventHub>,
+    ) -> Result<(ChatSession, ChatFeed), String> {
+        let keys: Arc<dyn KeySource> =
+            Arc::new(KeychainKeySource::new(server, &account.email).map_err(|e| e.to_string())?);
+        let config = CacheConfig::new(cache_dir(data_dir, account.id), account.id);
+        let cache = tokio::time::timeout(OPEN_TIMEOUT, ChatCache::open(config, keys.clone()))
+            .await
+            .map_err(|_| "the keychain did not answer in time".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let files = AttachmentClient::new(auth).map_err(|e| e.to_string())?;
+        let (handle, feed, events) =
+            ChatSync::start(client, Arc::new(cache), ChatSyncConfig::default());
+        let forwarder = tokio::spawn(forward(events, handle.clone(), account.id, hub));
+        Ok((
+            ChatSession {
+                handle,
+                files,
+                me: account.id,
+                keys,
+                forwarder,
+            },
+            feed,
+        ))
+    }
+
+    /// Stops the engine (the outbox stays in the cache for next time) and,
+    /// with `erase`, deletes the cache and its key from this computer.
+    pub async fn stop(self, erase: bool) -> Result<(), String> {
+        let ChatSession {
+            handle,
+            files,
+            keys,
+            forwarder,
+            ..
+        } = self;
+        handle.shutdown().await;
+        // The forwarder ends with the engine's event stream; its clone of
+        // the handle (and so of the cache) goes with it.
+        let _ = forwarder.await;
+        let cache = handle.cache().clone();
+        drop((handle, files));
+        let cache = Arc::try_unwrap(cache)
+            .map_err(|_| "the chat history is still in use; it was not erased".to_owned())?;
+        if erase {
+            cache.wipe(keys).await.map_err(|e| e.to_string())
+        } else {
+            cache.close().await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Tells the window what the engine reports, with the conversation list
+/// read afresh when it changed (the window shows it as it is pushed).
+async fn forward(
+    mut events: mpsc::Receiver<ChatEvent>,
+    handle: ChatHandle,
+    me: clinicall_protocol::UserId,
+    hub: Arc<EventHub>,
+) {
+    // The first list: what the cache held before anything synced.
+    push_conversations(&handle, me, &hub).await;
+    while let Some(event) = events.recv().await {
+        match event {
+            ChatEvent::Conversations => push_conversations(&handle, me, &hub).await,
+            ChatEvent::Thread { conversation_id } => {
+                hub.send(UiEvent::ChatThread { conversation_id });
+                // Unread counts and last messages move with the thread.
+                push_conversations(&handle, me, &hub).await;
+            }
+            // Our own other devices' typing is not news to us.
+            ChatEvent::Typing {
+                conversation_id,
+                user_id,
+                typing,
+            } if user_id != me => {
+                hub.send(UiEvent::ChatTyping {
+                    conversation_id,
+                    user_id,
+                    typing,
+                });
+            }
+            ChatEvent::Status { online, pending } => {
+                hub.send(UiEvent::ChatStatus { online, pending });
+            }
+            // Newer engines may report more; the window needs none of it.
+            _ => {}
+        }
+    }
+}
+
+async fn push_conversations(handle: &ChatHandle, me: clinicall_protocol::UserId, hub: &EventHub) {
+    match handle.cache().conversations().await {
+        Ok(views) => hub.send(UiEvent::ChatConversations {
+            conversations: view::conversation_list(views, me),
+        }),
+        Err(e) => tracing::warn!(error = %e, "could not read the conversation list"),
+    }
+}
