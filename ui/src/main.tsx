@@ -4,6 +4,7 @@ import { asCommandError, commands } from './ipc/commands';
 import type { Settings } from './ipc/types';
 import { callSurface, initialState, reduce } from './state/app';
 import { CallWindow, EndedNotice, IncomingCall, OutgoingCall } from './views/CallSurfaces';
+import { ChatScreen } from './views/ChatScreen';
 import { Home } from './views/Home';
 import { DeviceCheck, SettingsScreen } from './views/Settings';
 import { SignIn } from './views/SignIn';
@@ -48,10 +49,20 @@ function App() {
   }
 
   const surface = callSurface(state);
+  const openChatWith = (userId: string, navigate: boolean) =>
+    act(async () => {
+      const id = await commands.chatOpen(userId);
+      dispatch({ type: 'chat_open', conversationId: id });
+      if (navigate) dispatch({ type: 'navigate', screen: 'chat' });
+    });
+  const typingExpired = () => dispatch({ type: 'chat_typing_expired', now: Date.now() });
+
   if (surface === 'call_window') {
     return (
       <CallWindow
         state={state}
+        onToggleChat={() => dispatch({ type: 'toggle_call_chat' })}
+        onTypingExpired={typingExpired}
         onMute={(muted) => act(async () => { await commands.setMuted(muted); dispatch({ type: 'muted', muted }); })}
         onCameraOff={(off) => act(async () => { await commands.setCameraOff(off); dispatch({ type: 'camera_off', off }); })}
         onHangUp={() => act(commands.hangUp)}
@@ -66,6 +77,13 @@ function App() {
     case 'settings':
       page = <SettingsScreen onClose={() => dispatch({ type: 'navigate', screen: 'home' })} />;
       break;
+    case 'chat':
+      page = (
+        <ChatScreen state={state} onTypingExpired={typingExpired}
+          onOpen={(conversationId, focusMessage) => dispatch({ type: 'chat_open', conversationId, focusMessage })}
+          onBack={() => dispatch({ type: 'navigate', screen: 'home' })} />
+      );
+      break;
     case 'device_check':
       page = (
         <DeviceCheck micLevel={state.micLevel} problems={state.problems}
@@ -77,8 +95,14 @@ function App() {
         <Home
           state={state}
           onCall={(userId) => act(() => commands.placeCall(userId))}
+          onMessage={(userId) => openChatWith(userId, true)}
           onNavigate={(screen) => dispatch({ type: 'navigate', screen })}
-          onSignOut={() => act(async () => { await commands.signOut(); dispatch({ type: 'show_sign_in' }); })}
+          onSignOut={(erase) =>
+            commands.signOut(erase).then(
+              () => dispatch({ type: 'show_sign_in' }),
+              // Signed out either way; say what did not happen.
+              (e) => dispatch({ type: 'show_sign_in', notice: asCommandError(e).message }),
+            )}
         />
       );
   }

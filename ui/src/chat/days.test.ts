@@ -4,7 +4,7 @@ import { dayLabel, groupByDay, listTime } from './days';
 
 const at = (y: number, m: number, d: number, h = 12) => new Date(y, m - 1, d, h).getTime();
 const msg = (id: string, time_ms: number): ChatMessageView => ({
-  id, conversation_id: 'c', sender: 'u', mine: false, body: id, attachments: [], seq: 1, time_ms,
+  id, conversation_id: 'c', sender: 'u', mine: false, body: id, attachments: [], seq: 1, time_ms, refused: null,
 });
 
 describe('day separators', () => {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessageView } from '../ipc/chat';
 import { tickFor } from './ticks';
 
-const msg = (mine: boolean, seq: number | null): ChatMessageView => ({
-  id: 'm', conversation_id: 'c', sender: 'u', mine, body: '', attachments: [], seq, time_ms: 0,
+const msg = (mine: boolean, seq: number | null, refused: string | null = null): ChatMessageView => ({
+  id: 'm', conversation_id: 'c', sender: 'u', mine, body: '', attachments: [], seq, time_ms: 0, refused,
 });
 
 describe('ticks', () => {
@@ -12,6 +12,9 @@ describe('ticks', () => {
   });
   it('shows a clock while in the outbox', () => {
     expect(tickFor(msg(true, null), 10)).toBe('pending');
+  });
+  it('warns when the server refused it for good', () => {
+    expect(tickFor(msg(true, null, 'too large'), 10)).toBe('refused');
   });
   it('shows one tick until the peer has read that far, then two', () => {
     expect(tickFor(msg(true, 5), 4)).toBe('sent');

@@ -25,6 +25,8 @@ export interface ChatMessageView {
   seq: number | null;
   /** Server time when sent, this device's time while pending (Unix ms). */
   time_ms: number;
+  /** Why the server refused it for good (it will not be sent), or null. */
+  refused: string | null;
 }
 
 export interface ConversationItem {

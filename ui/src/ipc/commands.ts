@@ -2,6 +2,7 @@
 // The rest of the UI calls these, never `invoke` with a string.
 
 import { Channel, invoke } from '@tauri-apps/api/core';
+import type { AttachmentMeta, ConversationItem, SearchView, ThreadView } from './chat';
 import type { AccountView, AppInfo, CommandError, DeviceList, DisplayMode, Settings, UiEvent } from './types';
 
 /** Turns whatever a failed invoke threw into a CommandError. */
@@ -22,7 +23,7 @@ export const commands = {
   signIn: (server: string, email: string, password: string, remember: boolean) =>
     invoke<AccountView>('sign_in', { server, email, password, remember }),
   restoreSession: () => invoke<AccountView | null>('restore_session'),
-  signOut: () => invoke<void>('sign_out'),
+  signOut: (eraseHistory = false) => invoke<void>('sign_out', { eraseHistory }),
   placeCall: (userId: string) => invoke<void>('place_call', { userId }),
   acceptCall: () => invoke<void>('accept_call'),
   rejectCall: () => invoke<void>('reject_call'),
@@ -44,4 +45,29 @@ export const commands = {
   stopDeviceCheck: () => invoke<void>('stop_device_check'),
   playTestTone: () => invoke<void>('play_test_tone'),
   reportDisplayStats: (stats: unknown) => invoke<void>('report_display_stats', { stats }),
+
+  chatConversations: () => invoke<ConversationItem[]>('chat_conversations'),
+  chatOpen: (userId: string) => invoke<string>('chat_open', { userId }),
+  chatThread: (conversationId: string, limit: number) => invoke<ThreadView>('chat_thread', { conversationId, limit }),
+  chatLoadOlder: (conversationId: string, limit: number) =>
+    invoke<ThreadView>('chat_load_older', { conversationId, limit }),
+  chatSend: (conversationId: string, body: string, attachments: AttachmentMeta[]) =>
+    invoke<string>('chat_send', { conversationId, body, attachments }),
+  chatMarkRead: (conversationId: string, upToSeq: number) =>
+    invoke<void>('chat_mark_read', { conversationId, upToSeq }),
+  chatTyping: (conversationId: string, typing: boolean) => invoke<void>('chat_typing', { conversationId, typing }),
+  chatSearch: (text: string, limit: number, conversationId: string | null = null) =>
+    invoke<SearchView>('chat_search', { text, limit, conversationId }),
+  /** The bytes go as the raw invoke body, not as a JSON array of numbers. */
+  chatUpload: (conversationId: string, name: string, contentType: string, bytes: Uint8Array) =>
+    invoke<AttachmentMeta>('chat_upload', bytes, {
+      headers: {
+        'x-conversation': conversationId,
+        'x-file-name': encodeURIComponent(name),
+        'x-content-type': contentType,
+      },
+    }),
+  /** The file (or its thumbnail) as bytes. */
+  chatAttachment: (attachment: AttachmentMeta, thumbnail: boolean) =>
+    invoke<ArrayBuffer>('chat_attachment', { attachment, thumbnail }),
 };

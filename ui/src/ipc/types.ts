@@ -1,3 +1,5 @@
+import type { ChatEvent } from './chat';
+
 // Types the shell sends and receives: mirrors of src-tauri's serde types
 // (ui_event.rs, commands.rs, settings.rs). Keep the two in step.
 
@@ -52,7 +54,8 @@ export type UiEvent =
   | { type: 'stats'; stats: CallStats }
   | { type: 'signed_out' }
   | { type: 'mic_level'; dbfs: number }
-  | { type: 'device_problem'; device: string; message: string };
+  | { type: 'device_problem'; device: string; message: string }
+  | ChatEvent;
 
 export type CallEvent = Extract<UiEvent, { type: 'call' }>;
 

@@ -2,9 +2,11 @@
 // shell said and what the person did. Components render `AppState`; tests
 // drive `reduce` directly (app.test.ts).
 
+import type { ChatEvent } from '../ipc/chat';
 import type { AccountView, CallEvent, CallStats, ContactView, UiEvent } from '../ipc/types';
+import { type ChatAction, type ChatState, initialChat, reduceChat } from './chat';
 
-export type Screen = 'starting' | 'sign_in' | 'home' | 'settings' | 'device_check';
+export type Screen = 'starting' | 'sign_in' | 'home' | 'chat' | 'settings' | 'device_check';
 
 export interface DeviceProblem {
   device: string;
@@ -28,6 +30,9 @@ export interface AppState {
   micLevel: number | null;
   problems: DeviceProblem[];
   notice: string | null;
+  chat: ChatState;
+  /** The chat side panel of the call window is open. */
+  callChat: boolean;
 }
 
 export const initialState: AppState = {
@@ -45,6 +50,8 @@ export const initialState: AppState = {
   micLevel: null,
   problems: [],
   notice: null,
+  chat: initialChat,
+  callChat: false,
 };
 
 export type Action =
@@ -56,7 +63,9 @@ export type Action =
   | { type: 'camera_off'; off: boolean }
   | { type: 'toggle_stats' }
   | { type: 'dismiss_call' }
-  | { type: 'notice'; notice: string | null };
+  | { type: 'notice'; notice: string | null }
+  | { type: 'toggle_call_chat' }
+  | ChatAction;
 
 const LIVE_PHASES = new Set(['connecting', 'connected', 'reconnecting']);
 const SELF_ENDED = new Set(['local_reject', 'local_cancel', 'answered_elsewhere', 'rejected_elsewhere']);
@@ -67,7 +76,13 @@ function sortContacts(contacts: ContactView[]): ContactView[] {
   );
 }
 
+/** Chat events go to the chat reducer, which needs the time they came. */
+export function isChatEvent(event: UiEvent): event is ChatEvent {
+  return event.type.startsWith('chat_');
+}
+
 function onEvent(state: AppState, event: UiEvent): AppState {
+  if (isChatEvent(event)) return { ...state, chat: reduceChat(state.chat, { type: 'chat_event', event, now: Date.now() }) };
   switch (event.type) {
     case 'connection':
       return {
@@ -98,7 +113,7 @@ function onEvent(state: AppState, event: UiEvent): AppState {
         ...state,
         call: event,
         answered,
-        ...(reset ? { muted: false, cameraOff: false, stats: null, problems: [] } : {}),
+        ...(reset ? { muted: false, cameraOff: false, stats: null, problems: [], callChat: false } : {}),
       };
     }
     case 'stats':
@@ -134,6 +149,12 @@ export function reduce(state: AppState, action: Action): AppState {
       return state.call?.phase === 'ended' ? { ...state, call: null, answered: false, stats: null } : state;
     case 'notice':
       return { ...state, notice: action.notice };
+    case 'toggle_call_chat':
+      return { ...state, callChat: !state.callChat };
+    case 'chat_event':
+    case 'chat_open':
+    case 'chat_typing_expired':
+      return { ...state, chat: reduceChat(state.chat, action) };
   }
 }
 

@@ -7,6 +7,7 @@ import { endReasonText, formatDuration, statsLines } from '../state/app';
 import { renderer } from '../video/renderer';
 import { startRingtone } from './ringtone';
 import { CallDevices } from './Settings';
+import { CallChat } from './CallChat';
 
 export function IncomingCall({ state, onAccept, onReject }: { state: AppState; onAccept: () => void; onReject: () => void }) {
   const accept = useRef<HTMLButtonElement>(null);
@@ -67,6 +68,8 @@ interface CallWindowProps {
   onHangUp: () => void;
   onToggleStats: () => void;
   onDismiss: () => void;
+  onToggleChat: () => void;
+  onTypingExpired: () => void;
 }
 
 export function CallWindow(props: CallWindowProps) {
@@ -95,7 +98,7 @@ export function CallWindow(props: CallWindowProps) {
   }, []);
   const peer = call?.peer?.name ?? 'the other party';
   return (
-    <div id="call-window" class="call-window" role="region" aria-label={`Video call with ${peer}`} data-phase={call?.phase}>
+    <div id="call-window" class={`call-window${state.callChat ? ' with-chat' : ''}`} role="region" aria-label={`Video call with ${peer}`} data-phase={call?.phase}>
       <canvas id="remote-video" class="remote" ref={remote} role="img" aria-label={`Video of ${peer}`} />
       <canvas id="local-video" class="local" ref={local} role="img" aria-label="Your camera" />
       {call?.phase === 'connecting' && <p class="banner" role="status">Connecting…</p>}
@@ -123,6 +126,9 @@ export function CallWindow(props: CallWindowProps) {
         </div>
       )}
       {showDevices && !ended && <CallDevices onClose={closeDevices} />}
+      {state.callChat && call?.peer && (
+        <CallChat state={state} peer={call.peer} onTypingExpired={props.onTypingExpired} />
+      )}
       {!ended && (
         <div class="controls" role="toolbar" aria-label="Call controls">
           <button id="toggle-mute" aria-pressed={state.muted} onClick={() => props.onMute(!state.muted)}>
@@ -132,6 +138,8 @@ export function CallWindow(props: CallWindowProps) {
             {state.cameraOff ? 'Turn camera on' : 'Turn camera off'}
           </button>
           <button id="toggle-stats" aria-pressed={state.showStats} onClick={props.onToggleStats}>Statistics</button>
+          <button id="toggle-call-chat" aria-pressed={state.callChat} onClick={props.onToggleChat}
+            disabled={state.chat.unavailable !== null}>Chat</button>
           <button id="call-devices" ref={devicesButton} aria-expanded={showDevices}
             onClick={() => (showDevices ? closeDevices() : setShowDevices(true))}>Devices</button>
           <button id="hang-up" ref={hangUp} class="danger" onClick={props.onHangUp}>Hang up</button>

@@ -1,13 +1,16 @@
 import type { AppState } from '../state/app';
+import { totalUnread } from '../state/chat';
 
 interface Props {
   state: AppState;
   onCall: (userId: string) => void;
-  onNavigate: (screen: 'settings' | 'device_check') => void;
-  onSignOut: () => void;
+  onMessage: (userId: string) => void;
+  onNavigate: (screen: 'settings' | 'device_check' | 'chat') => void;
+  onSignOut: (eraseHistory: boolean) => void;
 }
 
-export function Home({ state, onCall, onNavigate, onSignOut }: Props) {
+export function Home({ state, onCall, onMessage, onNavigate, onSignOut }: Props) {
+  const unread = totalUnread(state.chat);
   const inCall = state.call !== null && state.call.phase !== 'ended';
   return (
     <div class="home">
@@ -18,9 +21,15 @@ export function Home({ state, onCall, onNavigate, onSignOut }: Props) {
         </span>
         <span class="who">{state.account?.person.name}</span>
         <nav aria-label="Main">
+          <button id="open-chat" onClick={() => onNavigate('chat')}>
+            Messages
+            {unread > 0 && <span id="chat-unread-total" class="unread-badge" aria-label={`${unread} unread`}>{unread}</span>}
+          </button>
           <button id="open-device-check" onClick={() => onNavigate('device_check')}>Test camera and microphone</button>
           <button id="open-settings" onClick={() => onNavigate('settings')}>Settings</button>
-          <button id="sign-out" onClick={onSignOut}>Sign out</button>
+          <button id="sign-out" onClick={() => onSignOut(false)}>Sign out</button>
+          <button id="sign-out-erase" onClick={() => onSignOut(true)}
+            title="Also deletes the chat history kept on this computer">Sign out and erase chat history on this computer</button>
         </nav>
       </header>
       <main aria-labelledby="contacts-title">
@@ -35,6 +44,10 @@ export function Home({ state, onCall, onNavigate, onSignOut }: Props) {
                 <span class="name">{c.person.name}</span>
                 <span class="role">{c.person.role}</span>
                 <span class="status">{c.online ? 'Online' : 'Offline'}</span>
+                <button class="message" disabled={state.chat.unavailable !== null}
+                  aria-label={`Message ${c.person.name}`} onClick={() => onMessage(c.person.id)}>
+                  Message
+                </button>
                 <button
                   class="call"
                   disabled={!c.online || inCall || state.connection !== 'online'}
