@@ -7,9 +7,18 @@
 mod desktop_support;
 mod harness;
 
+use clinicall_client_core::cache::{CacheConfig, ChatCache, MemoryKeySource};
+use clinicall_client_core::call::CallConfig;
+use clinicall_client_core::chat::{ChatHandle, ChatSync, ChatSyncConfig};
+use clinicall_client_core::driver::{CallDriver, SignalingOnlyMedia};
+use clinicall_client_core::signaling::{
+    AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
+};
+use clinicall_protocol::rest::Account;
 use desktop_support::{App, AppConfig};
 use harness::{ONE_AT_A_TIME, Server, ended};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 const PASSWORD: &str = clinicall_signaling_server::testing::PASSWORD;
@@ -311,5 +320,254 @@ async fn devices_picked_in_the_call_window_switch_the_running_call() {
     assert!(!app.exists("#call-device-panel").await);
     app.click("#hang-up").await;
     headless.finish(Duration::from_secs(20)).await;
+    app.close().await;
+}
+
+/// A patient's chat driven from Rust: a real signaling client, the call
+/// driver (signaling only) feeding the client core's sync engine, and its
+/// own encrypted cache in a temp folder.
+struct PatientChat {
+    chat: ChatHandle,
+    _calls: clinicall_client_core::driver::CallHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl PatientChat {
+    async fn start(server: &Server, patient: &Account) -> PatientChat {
+        let rest = RestClient::new(&server.base, false).unwrap();
+        let auth = Arc::new(AuthSession::new(rest, Arc::new(MemoryTokenStore::new())));
+        auth.login(&patient.email, PASSWORD).await.unwrap();
+        let (client, signaling) =
+            SignalingClient::start(ClientConfig::new(server.base.clone()), auth).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ChatCache::open(
+            CacheConfig::new(dir.path(), patient.id),
+            Arc::new(MemoryKeySource::empty()),
+        )
+        .await
+        .unwrap();
+        let (chat, feed, _events) =
+            ChatSync::start(client.clone(), Arc::new(cache), ChatSyncConfig::default());
+        let (calls, _driver_events) = CallDriver::start_with_chat(
+            client,
+            signaling,
+            SignalingOnlyMedia,
+            CallConfig::default(),
+            feed,
+        );
+        PatientChat {
+            chat,
+            _calls: calls,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the patient's cache shows what `pick` looks for.
+    async fn wait_for<T>(
+        &self,
+        what: &str,
+        mut pick: impl AsyncFnMut(&ChatHandle) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(found) = pick(&self.chat).await {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the patient's cache never showed {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// `return` of the JS boolean `condition` on the element matching `css`
+/// (bound as `e`; false when there is none).
+fn on(css: &str, condition: &str) -> String {
+    format!("const e = document.querySelector('{css}'); return !!e && ({condition});")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_message_shows_unread_is_read_answered_and_found_by_search() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let pat = PatientChat::start(&server, &patient).await;
+
+    let app = App::launch(AppConfig::for_server(&server.base)).await;
+    app.sign_in(&doctor.email, PASSWORD, false).await;
+    signed_in_and_online(&app).await;
+
+    let conversation = pat.chat.open(doctor.id).await.expect("conversation opened");
+    pat.chat
+        .send(
+            conversation,
+            "The rash on my arm is spreading".into(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+
+    // The unread count shows on the home screen, then in the list with
+    // the message.
+    app.wait_true(
+        Duration::from_secs(20),
+        &on("#chat-unread-total", "e.textContent === '1'"),
+    )
+    .await;
+    app.click("#open-chat").await;
+    let item = format!(".conversation[data-conversation-id=\"{conversation}\"]");
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            &item,
+            "e.querySelector('.unread-badge')?.textContent === '1' && \
+             e.querySelector('.last-message').textContent === 'The rash on my arm is spreading' && \
+             e.querySelector('.peer-name').textContent.length > 0",
+        ),
+    )
+    .await;
+    app.screenshot("chat-01-unread").await;
+
+    // Opening it shows the message and clears the badge; the patient's
+    // cache learns it was read.
+    app.click(&item).await;
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            "#thread .message[data-mine=\"false\"] .body",
+            "e.textContent === 'The rash on my arm is spreading'",
+        ),
+    )
+    .await;
+    app.wait_true(
+        Duration::from_secs(10),
+        &format!("return !document.querySelector('{item} .unread-badge') && !document.querySelector('#chat-unread-total')"),
+    )
+    .await;
+    let peer_read = pat
+        .wait_for("the doctor's read", async |chat: &ChatHandle| {
+            let list = chat.cache().conversations().await.unwrap();
+            let c = list.into_iter().find(|c| c.id == conversation)?;
+            (c.peer_read_seq >= 1).then_some(c.peer_read_seq)
+        })
+        .await;
+    assert_eq!(peer_read, 1);
+
+    // The patient types: the doctor sees it.
+    pat.chat.typing(conversation, true).await;
+    app.wait_true(
+        Duration::from_secs(10),
+        &on("#typing-indicator", "e.textContent.includes('is typing')"),
+    )
+    .await;
+
+    // The doctor replies with Enter; the patient's cache gets the reply,
+    // and the reply gets two ticks once the patient has read it.
+    app.type_into("#composer-text", "Please send me a photo of it\u{E007}")
+        .await;
+    let reply_seq = pat
+        .wait_for("the reply", async |chat: &ChatHandle| {
+            let page = chat
+                .cache()
+                .messages_page(conversation, None, 10)
+                .await
+                .unwrap();
+            page.messages
+                .into_iter()
+                .find(|m| m.body == "Please send me a photo of it" && m.sender == doctor.id)
+                .and_then(|m| m.seq())
+        })
+        .await;
+    assert_eq!(reply_seq, 2);
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            "#thread .message[data-mine=\"true\"]",
+            "e.dataset.tick === 'sent'",
+        ),
+    )
+    .await;
+    pat.chat.mark_read(conversation, reply_seq).await.unwrap();
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            "#thread .message[data-mine=\"true\"]",
+            "e.dataset.tick === 'read'",
+        ),
+    )
+    .await;
+    app.screenshot("chat-02-thread").await;
+
+    // Search finds the first message, with the word marked, and opens it.
+    app.type_into("#chat-search", "spread").await;
+    let hit = format!(".search-hit[data-conversation-id=\"{conversation}\"]");
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            &hit,
+            "e.querySelector('mark')?.textContent.toLowerCase().startsWith('spread') && \
+             e.textContent.includes('rash on my arm')",
+        ),
+    )
+    .await;
+    app.screenshot("chat-03-search").await;
+    app.click(&hit).await;
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            "#thread .message.focused .body",
+            "e.textContent === 'The rash on my arm is spreading'",
+        ),
+    )
+    .await;
+
+    // In a call with the patient (answered by a headless client signed in
+    // as them), the call window shows the same thread beside the video.
+    let headless = server.spawn(&patient, &["--answer"]);
+    headless.signed_in().await;
+    app.click("#chat-back").await;
+    app.contact_online(&patient.id.to_string()).await;
+    app.call_contact(&patient.id.to_string()).await;
+    app.click("#toggle-call-chat").await;
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            "#call-chat .message[data-mine=\"false\"] .body",
+            "e.textContent === 'The rash on my arm is spreading'",
+        ),
+    )
+    .await;
+    pat.chat
+        .send(conversation, "Can you see the rash now?".into(), Vec::new())
+        .await
+        .unwrap();
+    app.wait_true(
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('#call-chat .message .body')]\
+         .some((e) => e.textContent === 'Can you see the rash now?')",
+    )
+    .await;
+    app.type_into("#call-chat #composer-text", "Yes, clearly\u{E007}")
+        .await;
+    pat.wait_for("the reply from the call", async |chat: &ChatHandle| {
+        let page = chat
+            .cache()
+            .messages_page(conversation, None, 10)
+            .await
+            .unwrap();
+        page.messages
+            .into_iter()
+            .find(|m| m.body == "Yes, clearly" && m.sender == doctor.id)
+            .and_then(|m| m.seq())
+    })
+    .await;
+    app.screenshot("chat-04-call-window").await;
+    app.click("#hang-up").await;
+    let (_, lines) = headless.finish(Duration::from_secs(20)).await;
+    assert_eq!(ended(&lines)["reason"], "hung_up");
+
+    pat.chat.shutdown().await;
     app.close().await;
 }

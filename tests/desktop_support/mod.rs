@@ -1,6 +1,6 @@
 //! What the desktop app's WebDriver tests share: a private X display
 //! (Xvfb), a private D-Bus session (the single-instance plugin and
-//! notifications use it), tauri-driver in front of WebKitWebDriver, and a
+//! notifications use it) with an unlocked keyring, tauri-driver in front of WebKitWebDriver, and a
 //! WebDriver session on the real app binary with its own settings folder.
 //! Everything is started here on free ports and stopped on drop.
 
@@ -124,6 +124,33 @@ async fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Starts an unlocked GNOME Keyring (the Secret Service) on the private
+/// bus, as a desktop session has one: the app keeps the chat cache's key
+/// there. Before the app starts: otherwise the first use of the bus name
+/// starts a locked keyring by D-Bus activation, which has no collection to
+/// store in. It exits with the bus.
+async fn unlock_keyring(env: &[(String, String)]) {
+    let mut daemon = Command::new(tool("gnome-keyring-daemon"))
+        .args(["--unlock", "--components=secrets"])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("gnome-keyring-daemon starts (package gnome-keyring)");
+    let mut stdin = daemon.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"throw-away-password")
+        .await
+        .unwrap();
+    drop(stdin);
+    // It forks the daemon, which answers on the bus, and exits.
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("gnome-keyring-daemon started in time")
+        .unwrap();
+    assert!(status.success(), "gnome-keyring-daemon failed: {status}");
+}
+
 /// How the app is started.
 pub struct AppConfig {
     /// Written as the app's `settings.json`.
@@ -226,6 +253,7 @@ impl App {
         .unwrap();
 
         let env = app_env(&display, &bus, home.path(), &config_dir, &config.env);
+        unlock_keyring(&env).await;
         let (port, native_port) = (free_port(), free_port());
         let mut driver = Command::new(tool("tauri-driver"));
         driver
