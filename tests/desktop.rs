@@ -382,6 +382,9 @@ impl PatientChat {
     }
 }
 
+/// A 4×4 red PNG.
+const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4oaEBRwzEcQDRQxGBSNLB6wAAAABJRU5ErkJggg==";
+
 /// `return` of the JS boolean `condition` on the element matching `css`
 /// (bound as `e`; false when there is none).
 fn on(css: &str, condition: &str) -> String {
@@ -520,6 +523,59 @@ async fn a_patient_message_shows_unread_is_read_answered_and_found_by_search() {
             "#thread .message.focused .body",
             "e.textContent === 'The rash on my arm is spreading'",
         ),
+    )
+    .await;
+
+    // A photo: picked, previewed, uploaded on send; the patient's cache
+    // gets it with the message, and the thread shows its thumbnail.
+    app.eval(&format!(
+        "const bytes = Uint8Array.from(atob('{PNG_BASE64}'), (c) => c.charCodeAt(0));
+         const files = new DataTransfer();
+         files.items.add(new File([bytes], 'rash photo.png', {{ type: 'image/png' }}));
+         const input = document.querySelector('#thread #attach-file');
+         input.files = files.files;
+         input.dispatchEvent(new Event('change', {{ bubbles: true }}));"
+    ))
+    .await;
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            ".draft img.preview-thumb",
+            "e.complete && e.naturalWidth === 4",
+        ),
+    )
+    .await;
+    app.type_into("#thread #composer-text", "Here it is").await;
+    app.click("#thread #send-message").await;
+    let photo = pat
+        .wait_for("the photo", async |chat: &ChatHandle| {
+            let page = chat
+                .cache()
+                .messages_page(conversation, None, 10)
+                .await
+                .unwrap();
+            page.messages
+                .into_iter()
+                .find(|m| m.body == "Here it is" && m.seq().is_some())
+                .and_then(|m| m.attachments.into_iter().next())
+        })
+        .await;
+    assert_eq!(
+        (photo.name.as_str(), photo.content_type.as_str(), photo.size),
+        ("rash photo.png", "image/png", 73)
+    );
+    assert!(photo.has_thumbnail);
+    app.wait_true(
+        Duration::from_secs(10),
+        &on(
+            &format!("#thread [data-attachment-id=\"{}\"] img.thumb", photo.id),
+            "e.complete && e.naturalWidth === 4",
+        ),
+    )
+    .await;
+    app.wait_true(
+        Duration::from_secs(10),
+        "return !document.querySelector('.draft') && document.querySelector('#thread #composer-text').value === ''",
     )
     .await;
 

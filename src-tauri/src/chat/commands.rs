@@ -254,10 +254,20 @@ pub async fn chat_upload(shell: State<'_, Shell>, request: Request<'_>) -> Resul
     };
     let bytes = bytes.clone();
     let chat = chat(&shell).await?;
-    chat.files
-        .upload(id, &name, &content_type, bytes)
+    let meta = chat
+        .files
+        .upload(id, &name, &content_type, bytes.clone())
         .await
-        .map_err(file_error)
+        .map_err(file_error)?;
+    // Our own files show offline too, without downloading them back.
+    if let Err(e) = chat
+        .cache()
+        .store_attachment(meta.sha256.clone(), bytes)
+        .await
+    {
+        tracing::warn!(error = %e, "uploaded file not kept in the cache");
+    }
+    Ok(meta)
 }
 
 /// An attachment's bytes: the whole file (`thumbnail` false), downloaded
