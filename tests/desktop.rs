@@ -392,7 +392,7 @@ fn on(css: &str, condition: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_patient_message_shows_unread_is_read_answered_and_found_by_search() {
+async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sign_out() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::start().await;
     let (doctor, patient) = server.pair().await;
@@ -623,6 +623,22 @@ async fn a_patient_message_shows_unread_is_read_answered_and_found_by_search() {
     app.click("#hang-up").await;
     let (_, lines) = headless.finish(Duration::from_secs(20)).await;
     assert_eq!(ended(&lines)["reason"], "hung_up");
+
+    // "Sign out and erase chat history" deletes the cache on this computer.
+    let cache = app
+        .home
+        .path()
+        .join("xdg-data/org.clinicall.desktop/chat")
+        .join(doctor.id.to_string());
+    assert!(
+        cache.join("chat.db").is_file(),
+        "{} has no cache",
+        cache.display()
+    );
+    app.click("#close-call").await;
+    app.click("#sign-out-erase").await;
+    app.find("#sign-in").await;
+    assert!(!cache.exists(), "{} was not erased", cache.display());
 
     pat.chat.shutdown().await;
     app.close().await;

@@ -100,7 +100,13 @@ impl ChatSession {
         let cache = Arc::try_unwrap(cache)
             .map_err(|_| "the chat history is still in use; it was not erased".to_owned())?;
         if erase {
-            cache.wipe(keys).await.map_err(|e| e.to_string())
+            let dir = cache.dir().to_owned();
+            cache.wipe(keys).await.map_err(|e| e.to_string())?;
+            // The wipe leaves the emptied folder, named by the user's id.
+            if let Err(e) = tokio::fs::remove_dir(&dir).await {
+                tracing::debug!(error = %e, "empty chat folder left");
+            }
+            Ok(())
         } else {
             cache.close().await.map_err(|e| e.to_string())
         }
