@@ -7,13 +7,14 @@
 mod desktop_support;
 mod harness;
 
-use clinicall_client_core::cache::{CacheConfig, ChatCache, MemoryKeySource};
+use clinicall_client_core::cache::{CacheConfig, CachedMessage, ChatCache, MemoryKeySource};
 use clinicall_client_core::call::CallConfig;
 use clinicall_client_core::chat::{ChatHandle, ChatSync, ChatSyncConfig};
 use clinicall_client_core::driver::{CallDriver, SignalingOnlyMedia};
 use clinicall_client_core::signaling::{
     AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
 };
+use clinicall_protocol::ConversationId;
 use clinicall_protocol::rest::Account;
 use desktop_support::{App, AppConfig};
 use harness::{ONE_AT_A_TIME, Server, ended};
@@ -362,6 +363,27 @@ impl PatientChat {
         }
     }
 
+    /// Waits until the patient's cache holds a sent message of
+    /// `conversation` for which `matches` holds, and returns it.
+    async fn message(
+        &self,
+        conversation: ConversationId,
+        what: &str,
+        matches: impl Fn(&CachedMessage) -> bool,
+    ) -> CachedMessage {
+        self.wait_for(what, async |chat: &ChatHandle| {
+            let page = chat
+                .cache()
+                .messages_page(conversation, None, 20)
+                .await
+                .unwrap();
+            page.messages
+                .into_iter()
+                .find(|m| m.seq().is_some() && matches(m))
+        })
+        .await
+    }
+
     /// Waits until the patient's cache shows what `pick` looks for.
     async fn wait_for<T>(
         &self,
@@ -385,10 +407,14 @@ impl PatientChat {
 /// A 4×4 red PNG.
 const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4oaEBRwzEcQDRQxGBSNLB6wAAAABJRU5ErkJggg==";
 
-/// `return` of the JS boolean `condition` on the element matching `css`
-/// (bound as `e`; false when there is none).
-fn on(css: &str, condition: &str) -> String {
-    format!("const e = document.querySelector('{css}'); return !!e && ({condition});")
+/// Waits until the JS boolean `condition` holds on the element matching
+/// `css` (bound as `e`; false while there is none).
+async fn until(app: &App, css: &str, condition: &str) {
+    app.wait_true(
+        Duration::from_secs(10),
+        &format!("const e = document.querySelector('{css}'); return !!e && ({condition});"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,21 +440,15 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
 
     // The unread count shows on the home screen, then in the list with
     // the message.
-    app.wait_true(
-        Duration::from_secs(20),
-        &on("#chat-unread-total", "e.textContent === '1'"),
-    )
-    .await;
+    until(&app, "#chat-unread-total", "e.textContent === '1'").await;
     app.click("#open-chat").await;
     let item = format!(".conversation[data-conversation-id=\"{conversation}\"]");
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            &item,
-            "e.querySelector('.unread-badge')?.textContent === '1' && \
+    until(
+        &app,
+        &item,
+        "e.querySelector('.unread-badge')?.textContent === '1' && \
              e.querySelector('.last-message').textContent === 'The rash on my arm is spreading' && \
              e.querySelector('.peer-name').textContent.length > 0",
-        ),
     )
     .await;
     app.screenshot("chat-01-unread").await;
@@ -436,12 +456,10 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
     // Opening it shows the message and clears the badge; the patient's
     // cache learns it was read.
     app.click(&item).await;
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            "#thread .message[data-mine=\"false\"] .body",
-            "e.textContent === 'The rash on my arm is spreading'",
-        ),
+    until(
+        &app,
+        "#thread .message[data-mine=\"false\"] .body",
+        "e.textContent === 'The rash on my arm is spreading'",
     )
     .await;
     app.wait_true(
@@ -460,9 +478,10 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
 
     // The patient types: the doctor sees it.
     pat.chat.typing(conversation, true).await;
-    app.wait_true(
-        Duration::from_secs(10),
-        &on("#typing-indicator", "e.textContent.includes('is typing')"),
+    until(
+        &app,
+        "#typing-indicator",
+        "e.textContent.includes('is typing')",
     )
     .await;
 
@@ -470,35 +489,24 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
     // and the reply gets two ticks once the patient has read it.
     app.type_into("#composer-text", "Please send me a photo of it\u{E007}")
         .await;
-    let reply_seq = pat
-        .wait_for("the reply", async |chat: &ChatHandle| {
-            let page = chat
-                .cache()
-                .messages_page(conversation, None, 10)
-                .await
-                .unwrap();
-            page.messages
-                .into_iter()
-                .find(|m| m.body == "Please send me a photo of it" && m.sender == doctor.id)
-                .and_then(|m| m.seq())
+    let reply = pat
+        .message(conversation, "the reply", |m| {
+            m.body == "Please send me a photo of it" && m.sender == doctor.id
         })
         .await;
+    let reply_seq = reply.seq().unwrap();
     assert_eq!(reply_seq, 2);
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            "#thread .message[data-mine=\"true\"]",
-            "e.dataset.tick === 'sent'",
-        ),
+    until(
+        &app,
+        "#thread .message[data-mine=\"true\"]",
+        "e.dataset.tick === 'sent'",
     )
     .await;
     pat.chat.mark_read(conversation, reply_seq).await.unwrap();
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            "#thread .message[data-mine=\"true\"]",
-            "e.dataset.tick === 'read'",
-        ),
+    until(
+        &app,
+        "#thread .message[data-mine=\"true\"]",
+        "e.dataset.tick === 'read'",
     )
     .await;
     app.screenshot("chat-02-thread").await;
@@ -506,23 +514,19 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
     // Search finds the first message, with the word marked, and opens it.
     app.type_into("#chat-search", "spread").await;
     let hit = format!(".search-hit[data-conversation-id=\"{conversation}\"]");
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            &hit,
-            "e.querySelector('mark')?.textContent.toLowerCase().startsWith('spread') && \
+    until(
+        &app,
+        &hit,
+        "e.querySelector('mark')?.textContent.toLowerCase().startsWith('spread') && \
              e.textContent.includes('rash on my arm')",
-        ),
     )
     .await;
     app.screenshot("chat-03-search").await;
     app.click(&hit).await;
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            "#thread .message.focused .body",
-            "e.textContent === 'The rash on my arm is spreading'",
-        ),
+    until(
+        &app,
+        "#thread .message.focused .body",
+        "e.textContent === 'The rash on my arm is spreading'",
     )
     .await;
 
@@ -537,40 +541,28 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
          input.dispatchEvent(new Event('change', {{ bubbles: true }}));"
     ))
     .await;
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            ".draft img.preview-thumb",
-            "e.complete && e.naturalWidth === 4",
-        ),
+    until(
+        &app,
+        ".draft img.preview-thumb",
+        "e.complete && e.naturalWidth === 4",
     )
     .await;
     app.type_into("#thread #composer-text", "Here it is").await;
     app.click("#thread #send-message").await;
     let photo = pat
-        .wait_for("the photo", async |chat: &ChatHandle| {
-            let page = chat
-                .cache()
-                .messages_page(conversation, None, 10)
-                .await
-                .unwrap();
-            page.messages
-                .into_iter()
-                .find(|m| m.body == "Here it is" && m.seq().is_some())
-                .and_then(|m| m.attachments.into_iter().next())
-        })
-        .await;
+        .message(conversation, "the photo", |m| m.body == "Here it is")
+        .await
+        .attachments
+        .remove(0);
     assert_eq!(
         (photo.name.as_str(), photo.content_type.as_str(), photo.size),
         ("rash photo.png", "image/png", 73)
     );
     assert!(photo.has_thumbnail);
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            &format!("#thread [data-attachment-id=\"{}\"] img.thumb", photo.id),
-            "e.complete && e.naturalWidth === 4",
-        ),
+    until(
+        &app,
+        &format!("#thread [data-attachment-id=\"{}\"] img.thumb", photo.id),
+        "e.complete && e.naturalWidth === 4",
     )
     .await;
     app.wait_true(
@@ -587,12 +579,10 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
     app.contact_online(&patient.id.to_string()).await;
     app.call_contact(&patient.id.to_string()).await;
     app.click("#toggle-call-chat").await;
-    app.wait_true(
-        Duration::from_secs(10),
-        &on(
-            "#call-chat .message[data-mine=\"false\"] .body",
-            "e.textContent === 'The rash on my arm is spreading'",
-        ),
+    until(
+        &app,
+        "#call-chat .message[data-mine=\"false\"] .body",
+        "e.textContent === 'The rash on my arm is spreading'",
     )
     .await;
     pat.chat
@@ -607,16 +597,8 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
     .await;
     app.type_into("#call-chat #composer-text", "Yes, clearly\u{E007}")
         .await;
-    pat.wait_for("the reply from the call", async |chat: &ChatHandle| {
-        let page = chat
-            .cache()
-            .messages_page(conversation, None, 10)
-            .await
-            .unwrap();
-        page.messages
-            .into_iter()
-            .find(|m| m.body == "Yes, clearly" && m.sender == doctor.id)
-            .and_then(|m| m.seq())
+    pat.message(conversation, "the reply from the call", |m| {
+        m.body == "Yes, clearly" && m.sender == doctor.id
     })
     .await;
     app.screenshot("chat-04-call-window").await;
@@ -638,7 +620,17 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
     app.click("#close-call").await;
     app.click("#sign-out-erase").await;
     app.find("#sign-in").await;
-    assert!(!cache.exists(), "{} was not erased", cache.display());
+    // The sign-in screen can come first (the server's sign-out reaches the
+    // window while the shell is still erasing).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cache.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} was not erased",
+            cache.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     pat.chat.shutdown().await;
     app.close().await;

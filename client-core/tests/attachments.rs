@@ -7,8 +7,8 @@ mod common;
 use clinicall_client_core::signaling::{
     AttachmentClient, AttachmentError, AuthSession, SignalingClient,
 };
-use clinicall_protocol::{AttachmentId, ClientMessage, ConversationId, ErrorCode, ServerMessage};
-use common::{Events, PROMPT, TestServer};
+use clinicall_protocol::{AttachmentId, ClientMessage, ConversationId, ServerMessage};
+use common::{Events, TestServer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,21 +129,7 @@ async fn an_expired_access_token_is_refreshed_once_and_the_upload_goes_through()
         .await
         .unwrap();
     let stale = auth.access_token().await.unwrap();
-
-    // Wait (bounded) until the server refuses the token as expired.
-    let deadline = tokio::time::Instant::now() + PROMPT;
-    loop {
-        match server.rest.me(&stale).await {
-            Err(e) if e.code() == Some(ErrorCode::TokenExpired) => break,
-            Ok(_) => {}
-            Err(e) => panic!("unexpected {e}"),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "token never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server.until_expired(&stale).await;
     let second = patient
         .upload(conv, "b.pdf", "application/pdf", PDF.to_vec())
         .await

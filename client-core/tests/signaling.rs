@@ -431,21 +431,7 @@ async fn an_expired_access_token_is_refreshed_when_connecting() {
     auth.login(&patient.email, PASSWORD).await.unwrap();
     let first_refresh = store.load().unwrap().expect("stored at login");
     let stale = auth.access_token().await.unwrap();
-
-    // Wait (bounded) until the server refuses the token as expired.
-    let deadline = tokio::time::Instant::now() + PROMPT;
-    loop {
-        match server.rest.me(&stale).await {
-            Err(e) if e.code() == Some(ErrorCode::TokenExpired) => break,
-            Ok(_) => {}
-            Err(e) => panic!("unexpected {e}"),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "token never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server.until_expired(&stale).await;
 
     let (client, events) = SignalingClient::start(server.client_config(), auth.clone()).unwrap();
     let mut events = Events(events);

@@ -97,8 +97,7 @@ impl ChatSession {
         let _ = forwarder.await;
         let cache = handle.cache().clone();
         drop((handle, files));
-        let cache = Arc::try_unwrap(cache)
-            .map_err(|_| "the chat history is still in use; it was not erased".to_owned())?;
+        let cache = sole_owner(cache).await?;
         if erase {
             let dir = cache.dir().to_owned();
             cache.wipe(keys).await.map_err(|e| e.to_string())?;
@@ -109,6 +108,27 @@ impl ChatSession {
             Ok(())
         } else {
             cache.close().await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// How long closing waits for commands still reading the cache (a thread
+/// or search read, an attachment) to finish with it.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The cache, once nothing else holds it. Commands in flight when the
+/// user signed out hold a clone for a moment; nothing signals when a clone
+/// is dropped, so this looks again every 20 ms.
+async fn sole_owner(mut cache: Arc<ChatCache>) -> Result<ChatCache, String> {
+    let deadline = tokio::time::Instant::now() + RELEASE_TIMEOUT;
+    loop {
+        match Arc::try_unwrap(cache) {
+            Ok(cache) => return Ok(cache),
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                cache = shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => return Err("the chat history is still in use".to_owned()),
         }
     }
 }

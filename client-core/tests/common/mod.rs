@@ -132,6 +132,24 @@ impl TestServer {
         Arc::new(auth)
     }
 
+    /// Waits (bounded) until the server refuses `token` as expired; for
+    /// servers started with a short `access_token_ttl`.
+    pub async fn until_expired(&self, token: &str) {
+        let deadline = tokio::time::Instant::now() + PROMPT;
+        loop {
+            match self.rest.me(token).await {
+                Err(e) if e.code() == Some(clinicall_protocol::ErrorCode::TokenExpired) => break,
+                Ok(_) => {}
+                Err(e) => panic!("unexpected {e}"),
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "token never expired"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Test timers: fast retries, quick dead-server detection.
     pub fn client_config(&self) -> ClientConfig {
         fast_config(&self.base_url())

@@ -54,6 +54,12 @@ async fn chat(shell: &Shell) -> Result<Chat> {
     }
 }
 
+/// The conversation `raw` names, and the chat.
+async fn in_conversation(shell: &Shell, raw: &str) -> Result<(ConversationId, Chat)> {
+    let id = parse(raw, "conversation")?;
+    Ok((id, chat(shell).await?))
+}
+
 fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T> {
     raw.parse()
         .map_err(|_| CommandError::new("bad_request", format!("not a {what} id")))
@@ -117,8 +123,7 @@ pub async fn chat_thread(
     conversation_id: String,
     limit: u32,
 ) -> Result<ThreadView> {
-    let id = parse(&conversation_id, "conversation")?;
-    let chat = chat(&shell).await?;
+    let (id, chat) = in_conversation(&shell, &conversation_id).await?;
     read_thread(&chat, id, limit).await
 }
 
@@ -130,8 +135,7 @@ pub async fn chat_load_older(
     conversation_id: String,
     limit: u32,
 ) -> Result<ThreadView> {
-    let id = parse(&conversation_id, "conversation")?;
-    let chat = chat(&shell).await?;
+    let (id, chat) = in_conversation(&shell, &conversation_id).await?;
     let held = read_thread(&chat, id, limit).await?;
     if held.messages.len() as u32 >= limit.min(MAX_THREAD) || !held.has_older {
         return Ok(held);
@@ -167,8 +171,7 @@ pub async fn chat_send(
     body: String,
     attachments: Vec<AttachmentMeta>,
 ) -> Result<MessageId> {
-    let id = parse(&conversation_id, "conversation")?;
-    let chat = chat(&shell).await?;
+    let (id, chat) = in_conversation(&shell, &conversation_id).await?;
     chat.handle
         .send(id, body, attachments)
         .await
@@ -182,8 +185,7 @@ pub async fn chat_mark_read(
     conversation_id: String,
     up_to_seq: u64,
 ) -> Result<()> {
-    let id = parse(&conversation_id, "conversation")?;
-    let chat = chat(&shell).await?;
+    let (id, chat) = in_conversation(&shell, &conversation_id).await?;
     chat.handle
         .mark_read(id, up_to_seq)
         .await
@@ -197,8 +199,7 @@ pub async fn chat_typing(
     conversation_id: String,
     typing: bool,
 ) -> Result<()> {
-    let id = parse(&conversation_id, "conversation")?;
-    let chat = chat(&shell).await?;
+    let (id, chat) = in_conversation(&shell, &conversation_id).await?;
     chat.handle.typing(id, typing).await;
     Ok(())
 }
