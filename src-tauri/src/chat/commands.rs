@@ -137,15 +137,11 @@ pub async fn chat_load_older(
 ) -> Result<ThreadView> {
     let (id, chat) = in_conversation(&shell, &conversation_id).await?;
     let held = read_thread(&chat, id, limit).await?;
-    if held.messages.len() as u32 >= limit.min(MAX_THREAD) || !held.has_older {
+    let last_seq = held_last_seq(&chat, id).await?;
+    let Some(before) = view::fetch_older_before(&held, limit.min(MAX_THREAD) as usize, last_seq)
+    else {
         return Ok(held);
-    }
-    let before = held
-        .messages
-        .iter()
-        .rev()
-        .find_map(|m| m.seq)
-        .map_or(held_last_seq(&chat, id).await? + 1, |seq| seq);
+    };
     chat.handle
         .load_older(id, before)
         .await

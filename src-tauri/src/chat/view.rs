@@ -135,6 +135,23 @@ pub fn has_older(page: &MessagePage, last_seq: u64) -> bool {
     }
 }
 
+/// Where to fetch older history from the server for a window that wants
+/// `limit` messages and has `held`: before the oldest seq held (or after
+/// the newest known, when nothing is held); `None` when the cache already
+/// has enough or there is nothing older.
+pub fn fetch_older_before(held: &ThreadView, limit: usize, last_seq: u64) -> Option<u64> {
+    if held.messages.len() >= limit || !held.has_older {
+        return None;
+    }
+    Some(
+        held.messages
+            .iter()
+            .rev()
+            .find_map(|m| m.seq)
+            .unwrap_or(last_seq + 1),
+    )
+}
+
 /// `page` of `conversation` as the window shows it.
 pub fn thread(
     page: MessagePage,
@@ -244,6 +261,35 @@ mod tests {
         assert!(!has_older(&page(&[3, 2, 1]), 3));
         assert!(has_older(&page(&[]), 4), "nothing held yet");
         assert!(!has_older(&page(&[]), 0), "an empty conversation");
+    }
+
+    #[test]
+    fn older_history_is_fetched_before_the_oldest_held_only_when_short() {
+        let me = UserId::random();
+        let id = ConversationId::random();
+        let held = |seqs: &[u64], last: u64| {
+            let page = page(seqs);
+            ThreadView {
+                has_older: has_older(&page, last),
+                ..thread(page, None, id, me)
+            }
+        };
+        assert_eq!(fetch_older_before(&held(&[9, 8, 7], 9), 10, 9), Some(7));
+        assert_eq!(
+            fetch_older_before(&held(&[9, 8, 7], 9), 3, 9),
+            None,
+            "enough held"
+        );
+        assert_eq!(
+            fetch_older_before(&held(&[2, 1], 2), 10, 2),
+            None,
+            "all held"
+        );
+        assert_eq!(
+            fetch_older_before(&held(&[], 5), 10, 5),
+            Some(6),
+            "none held"
+        );
     }
 
     #[test]

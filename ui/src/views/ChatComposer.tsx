@@ -42,7 +42,11 @@ export function ChatComposer({ conversationId, onSent }: Props) {
   };
   // Leaving the thread (or the window) ends our typing.
   useEffect(() => stopTyping, [conversationId]);
-  useEffect(() => () => drafts.forEach((d) => d.preview && URL.revokeObjectURL(d.preview)), [drafts]);
+  // Previews live until their draft is removed or sent, or the composer goes.
+  const shown = useRef<AttachmentDraft[]>([]);
+  shown.current = drafts;
+  const release = (gone: AttachmentDraft[]) => gone.forEach((d) => d.preview && URL.revokeObjectURL(d.preview));
+  useEffect(() => () => release(shown.current), []);
 
   const onInput = (value: string) => {
     setText(value);
@@ -63,6 +67,7 @@ export function ChatComposer({ conversationId, onSent }: Props) {
       for (const d of drafts) metas.push(await commands.chatUpload(conversationId, d.name, d.content_type, d.bytes));
       await commands.chatSend(conversationId, text.trim(), metas);
       setText('');
+      release(drafts);
       setDrafts([]);
       onSent?.();
     } catch (e) {
@@ -88,7 +93,7 @@ export function ChatComposer({ conversationId, onSent }: Props) {
               {d.preview ? <img src={d.preview} alt={`Preview of ${d.name}`} class="preview-thumb" /> : <span class="file-kind">PDF</span>}
               <span>{d.name}</span>
               <button type="button" aria-label={`Remove ${d.name}`}
-                onClick={() => setDrafts(drafts.filter((_, j) => j !== i))}>✕</button>
+                onClick={() => { release([d]); setDrafts(drafts.filter((_, j) => j !== i)); }}>✕</button>
             </li>
           ))}
         </ul>
