@@ -741,12 +741,14 @@ async fn attachment_files_are_checked_and_evicted_least_recently_used_first() {
     let files: Vec<Vec<u8>> = (0..3).map(|i| vec![b'a' + i; 40]).collect();
     let names: Vec<String> = files.iter().map(|b| sha256_hex(b)).collect();
 
-    let path = cache
+    cache
         .store_attachment(names[0].clone(), files[0].clone())
         .await
         .unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), files[0]);
-    assert_eq!(path.file_name().unwrap().to_str().unwrap(), names[0]);
+    assert_eq!(
+        cache.attachment(names[0].clone()).await.unwrap(),
+        Some(files[0].clone())
+    );
     cache
         .store_attachment(names[1].clone(), files[1].clone())
         .await
@@ -761,7 +763,10 @@ async fn attachment_files_are_checked_and_evicted_least_recently_used_first() {
     assert!(cache.attachment(names[1].clone()).await.unwrap().is_none());
     assert!(!f.cache_dir().join("attachments").join(&names[1]).exists());
     assert!(cache.attachment(names[0].clone()).await.unwrap().is_some());
-    assert!(cache.attachment(names[2].clone()).await.unwrap().is_some());
+    assert_eq!(
+        cache.attachment(names[2].clone()).await.unwrap(),
+        Some(files[2].clone())
+    );
 
     // Bytes that do not match their hash are not kept.
     let forged = vec![b'z'; 10];
@@ -787,6 +792,47 @@ async fn attachment_files_are_checked_and_evicted_least_recently_used_first() {
         Err(CacheError::BadSha256(_))
     ));
     assert_eq!(cache.attachment_bytes().await.unwrap(), 80);
+    cache.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn attachment_files_are_encrypted_and_a_tampered_file_is_dropped() {
+    let f = Fixture::new();
+    let cache = f.open().await;
+    let photo = b"rash on the left forearm, photographed 1 December".repeat(20);
+    let name = sha256_hex(&photo);
+    cache
+        .store_attachment(name.clone(), photo.clone())
+        .await
+        .unwrap();
+    let file = f.cache_dir().join("attachments").join(&name);
+    let on_disk = std::fs::read(&file).unwrap();
+    assert!(
+        !on_disk
+            .windows(16)
+            .any(|w| photo.windows(16).any(|p| p == w)),
+        "the file holds the attachment in clear"
+    );
+    // The same bytes stored again are sealed under a fresh nonce.
+    cache
+        .store_attachment(name.clone(), photo.clone())
+        .await
+        .unwrap();
+    assert_ne!(std::fs::read(&file).unwrap(), on_disk);
+
+    // Reopened (key from the database), it still decrypts.
+    cache.close().await.unwrap();
+    let cache = f.open().await;
+    assert_eq!(cache.attachment(name.clone()).await.unwrap(), Some(photo));
+
+    // One flipped bit: not served, removed, counted out.
+    let mut tampered = std::fs::read(&file).unwrap();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    std::fs::write(&file, tampered).unwrap();
+    assert_eq!(cache.attachment(name.clone()).await.unwrap(), None);
+    assert!(!file.exists());
+    assert_eq!(cache.attachment_bytes().await.unwrap(), 0);
     cache.close().await.unwrap();
 }
 

@@ -9,6 +9,7 @@
 //! synthetic or file media and checking what comes back.
 
 mod audio_devices;
+mod chat;
 mod media_io;
 
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
@@ -160,6 +161,16 @@ struct Args {
     /// it ring: see --incoming).
     #[arg(long)]
     answer: bool,
+
+    /// With --call/--call-name: before dialling, send this chat message to
+    /// the callee (a `chat_sent` line follows once the server stored it).
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["answer", "list"])]
+    say: Option<String>,
+
+    /// Answer every chat message that arrives during the run with this
+    /// text. Incoming messages are printed as `chat_message` lines.
+    #[arg(long, value_name = "TEXT", conflicts_with = "list")]
+    reply: Option<String>,
 
     /// Mode: print the contacts with their online state and exit.
     #[arg(long)]
@@ -447,18 +458,39 @@ async fn run(args: Args) -> Outcome {
         Err(e) => return Outcome::new(EXIT_SIGN_IN, format!("bad server address: {e}")),
     };
     let auth = Arc::new(AuthSession::new(rest, Arc::new(MemoryTokenStore::new())));
-    match tokio::time::timeout_at(deadline, auth.login(&args.email, &args.password)).await {
-        Ok(Ok(account)) => tracing::info!(user_id = %account.id, "signed in"),
+    let me = match tokio::time::timeout_at(deadline, auth.login(&args.email, &args.password)).await
+    {
+        Ok(Ok(account)) => {
+            tracing::info!(user_id = %account.id, "signed in");
+            account.id
+        }
         Ok(Err(e)) => return Outcome::new(EXIT_SIGN_IN, format!("sign-in failed: {e}")),
         Err(_) => return Outcome::new(EXIT_TIMEOUT, "timed out signing in"),
-    }
+    };
     let mut config = ClientConfig::new(&args.server);
     config.allow_insecure = args.allow_insecure;
     let (client, signaling) = match SignalingClient::start(config, auth) {
         Ok(started) => started,
         Err(e) => return Outcome::new(EXIT_SIGN_IN, format!("cannot connect: {e}")),
     };
-    let (call, mut events) = CallDriver::start(client, signaling, media, CallConfig::default());
+    let (chat, mut chat_events) = if args.say.is_some() || args.reply.is_some() {
+        match chat::Chat::start(client.clone(), me, args.reply.clone()).await {
+            Ok((chat, feed, events)) => (Some((chat, feed)), Some(events)),
+            Err(e) => return Outcome::new(EXIT_CALL_FAILED, format!("cannot start chat: {e}")),
+        }
+    } else {
+        (None, None)
+    };
+    let (chat, (call, mut events)) = match chat {
+        Some((chat, feed)) => (
+            Some(chat),
+            CallDriver::start_with_chat(client, signaling, media, CallConfig::default(), feed),
+        ),
+        None => (
+            None,
+            CallDriver::start(client, signaling, media, CallConfig::default()),
+        ),
+    };
 
     let mut runner = Runner {
         call: call.clone(),
@@ -474,9 +506,15 @@ async fn run(args: Args) -> Outcome {
         hang_up_at: None,
         rebind_at: None,
         cancel_at: None,
+        chat,
     };
     let outcome = loop {
         tokio::select! {
+            Some(event) = next_chat_event(&mut chat_events) => {
+                if let Some(chat) = &mut runner.chat {
+                    chat.on_event(event).await;
+                }
+            }
             event = events.recv() => {
                 let Some(event) = event else {
                     break Outcome::new(EXIT_CALL_FAILED, "the client stopped");
@@ -522,6 +560,9 @@ async fn run(args: Args) -> Outcome {
     // Hangs up a call still live (after a timeout), closes the connection;
     // print what that produced.
     let drain = async {
+        if let Some(chat) = &runner.chat {
+            chat.shutdown().await;
+        }
         call.shutdown().await;
         while let Some(event) = events.recv().await {
             print_event(&event);
@@ -549,6 +590,8 @@ struct Runner {
     hang_up_at: Option<Instant>,
     rebind_at: Option<Instant>,
     cancel_at: Option<Instant>,
+    /// With --say or --reply.
+    chat: Option<chat::Chat>,
 }
 
 impl Runner {
@@ -629,6 +672,14 @@ impl Runner {
             (None, None) => return None,
         };
         self.dialled = true;
+        if let (Some(text), Some(chat)) = (&self.args.say, &mut self.chat)
+            && let Err(e) = chat.say(callee, text).await
+        {
+            return Some(Outcome::new(
+                EXIT_CALL_FAILED,
+                format!("could not send the chat message: {e}"),
+            ));
+        }
         tracing::info!(%callee, "dialling");
         match self.call.dial(callee, self.args.appointment.clone()).await {
             Ok(()) => None,
@@ -825,6 +876,16 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Prints one JSON line on stdout (also used by the media threads).
+/// The next chat event, or never without chat.
+async fn next_chat_event(
+    events: &mut Option<tokio::sync::mpsc::Receiver<clinicall_client_core::chat::ChatEvent>>,
+) -> Option<clinicall_client_core::chat::ChatEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 pub(crate) fn print(line: Value) {
     // `println!` locks stdout for the line, so lines never interleave.
     println!("{line}");

@@ -236,3 +236,51 @@ async fn calling_an_offline_contact_fails_and_list_succeeds() {
         .unwrap();
     assert_eq!(status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn say_before_the_call_and_an_automatic_reply() {
+    let server = TestServer::start().await;
+    let (doctor, patient) = server.pair().await;
+
+    let mut answering = server.spawn(&patient, &["--answer", "--reply", "Thanks, see you"]);
+    answering
+        .until(|v| v["event"] == "signaling" && v["state"] == "connected")
+        .await;
+    let mut calling = server.spawn(
+        &doctor,
+        &[
+            "--call",
+            &patient.id.to_string(),
+            "--say",
+            "Calling you now",
+            "--hang-up-after",
+            "2",
+        ],
+    );
+    // The reply comes back while the call runs.
+    calling
+        .until(|v| v["event"] == "chat_message" && v["body"] == "Thanks, see you")
+        .await;
+    let (caller_code, caller_lines) = calling.finish().await;
+    let (callee_code, callee_lines) = answering.finish().await;
+    assert_eq!(caller_code, 0, "{caller_lines:#?}");
+    assert_eq!(callee_code, 0, "{callee_lines:#?}");
+
+    // The doctor's message was stored first (seq 1), then the reply (seq 2).
+    let line = |lines: &[Value], event: &str| {
+        lines
+            .iter()
+            .find(|l| l["event"] == event)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {event} line: {lines:#?}"))
+    };
+    assert_eq!(line(&caller_lines, "chat_sent")["seq"], 1);
+    let heard = line(&callee_lines, "chat_message");
+    assert_eq!(heard["body"], "Calling you now");
+    assert_eq!(heard["from"], doctor.id.to_string());
+    assert_eq!(heard["seq"], 1);
+    assert_eq!(line(&callee_lines, "chat_sent")["seq"], 2);
+    let reply = line(&caller_lines, "chat_message");
+    assert_eq!(reply["from"], patient.id.to_string());
+    assert_eq!(reply["seq"], 2);
+}

@@ -645,6 +645,8 @@ async fn an_uploaded_photo_is_sent_downloaded_and_thumbnailed_by_the_parties() {
         .await;
     assert_eq!(file.status(), 200);
     assert_eq!(file.headers()["content-type"], "image/png");
+    // Streamed from disk, with its length announced up front.
+    assert_eq!(file.content_length(), Some(photo.len() as u64));
     assert_eq!(file.bytes().await.unwrap().as_ref(), &photo[..]);
     let thumb = server
         .get(

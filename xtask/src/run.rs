@@ -34,6 +34,10 @@ const DEMO_CALL_SECONDS: u64 = 8;
 /// The clients' `--timeout` for the demo call: sign-in, setup and the call,
 /// with room for a slow first start.
 const DEMO_TIMEOUT_SECONDS: u64 = 60;
+/// What the demo doctor writes to the demo patient before calling.
+const DEMO_GREETING: &str = "Hello Pat, I am calling you now about your test results.";
+/// What the demo patient answers to every chat message.
+const DEMO_REPLY: &str = "Thank you, doctor! (automatic reply from the demo patient)";
 
 /// A demo account `serve --demo` creates (signaling-server/src/demo.rs).
 struct DemoAccount {
@@ -202,6 +206,8 @@ fn demo_call(
             args: vec![
                 "--call-name".into(),
                 PATIENT.display_name.into(),
+                "--say".into(),
+                DEMO_GREETING.into(),
                 "--hang-up-after".into(),
                 DEMO_CALL_SECONDS.to_string(),
             ],
@@ -212,7 +218,13 @@ fn demo_call(
             password: PATIENT.password.into(),
             video_size: size,
             fps: 30,
-            args: vec!["--answer".into(), "--tone-hz".into(), "660".into()],
+            args: vec![
+                "--answer".into(),
+                "--reply".into(),
+                DEMO_REPLY.into(),
+                "--tone-hz".into(),
+                "660".into(),
+            ],
         },
         name: "demo",
         log_dir: data_dir,
@@ -258,6 +270,12 @@ impl Observer for Printer {
             Event::CallConnected => println!("[{label}] call connected"),
             Event::Ended(reason) => println!("[{label}] call ended: {reason}"),
             Event::Text(text) => println!("[{label}] {text}"),
+            Event::Other(line) if line["event"] == "chat_message" => {
+                println!(
+                    "[{label}] chat: {}",
+                    line["body"].as_str().unwrap_or_default()
+                );
+            }
             _ => {}
         }
     }
@@ -390,12 +408,13 @@ fn open_desktop_app(
             PATIENT.email,
         ])
         .args(["--answer", "--calls", "1000", "--timeout", "86400"])
+        .args(["--reply", DEMO_REPLY])
         .env("CLINICALL_PASSWORD", PATIENT.password)
         .stdout(std::process::Stdio::null());
     let _patient = ServerProcess::spawn(patient, "the demo patient (headless)")?;
     eprintln!(
         "\nxtask: server at http://{addr}; sign in to the app as {} (password {}) and call {}, \
-         who answers as a headless client (test pattern and tone).\n\
+         who answers as a headless client (test pattern and tone) and replies to chat messages.\n\
          xtask: closing the window or Ctrl-C stops everything.",
         DOCTOR.email, DOCTOR.password, PATIENT.display_name
     );

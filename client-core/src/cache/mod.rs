@@ -188,6 +188,7 @@ pub struct ChatCache {
     dir: PathBuf,
     me: UserId,
     attachment_budget: u64,
+    file_key: attachments::FileKey,
 }
 
 impl std::fmt::Debug for ChatCache {
@@ -236,6 +237,7 @@ impl ChatCache {
              PRAGMA foreign_keys = ON;",
         )?;
         schema::migrations().to_latest(&mut conn)?;
+        let file_key = attachments::FileKey::load_or_create(&mut conn)?;
 
         let (sender, jobs) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
@@ -257,6 +259,7 @@ impl ChatCache {
             dir: config.dir,
             me: config.me,
             attachment_budget: config.attachment_budget,
+            file_key,
         })
     }
 
@@ -450,39 +453,58 @@ impl ChatCache {
         self.read(move |conn| search::search(conn, &request)).await
     }
 
-    /// Keeps downloaded attachment bytes as a file named by `sha256`,
-    /// evicting least recently used files down to the bound. Returns its
-    /// path.
+    /// Keeps downloaded attachment bytes, encrypted, as a file named by
+    /// `sha256`, evicting least recently used files down to the bound.
     ///
     /// # Errors
     /// [`CacheError::AttachmentHashMismatch`] when the bytes do not hash
     /// to `sha256` (nothing is written);
     /// [`CacheError::AttachmentTooLarge`] when they alone exceed the bound.
-    pub async fn store_attachment(
-        &self,
-        sha256: String,
-        bytes: Vec<u8>,
-    ) -> Result<PathBuf, CacheError> {
-        // Hashing megabytes is CPU work: not on the writer thread, which
-        // others wait for, nor on the runtime.
-        let (sha256, bytes) = tokio::task::spawn_blocking(move || {
-            attachments::verify(&sha256, &bytes).map(|()| (sha256, bytes))
+    pub async fn store_attachment(&self, sha256: String, bytes: Vec<u8>) -> Result<(), CacheError> {
+        // Hashing and encrypting megabytes is CPU work: not on the writer
+        // thread, which others wait for, nor on the runtime.
+        let key = self.file_key.clone();
+        let (sha256, sealed, size) = tokio::task::spawn_blocking(move || {
+            attachments::verify(&sha256, &bytes)?;
+            let sealed = key.seal(&sha256, &bytes);
+            Ok::<_, CacheError>((sha256, sealed, bytes.len() as u64))
         })
         .await
         .map_err(|_| CacheError::Closed)??;
         let dir = self.dir.join(ATTACHMENTS_DIR);
         let budget = self.attachment_budget;
-        self.write(move |tx| attachments::store(tx, &dir, &sha256, &bytes, budget))
+        self.write(move |tx| attachments::store(tx, &dir, &sha256, &sealed, size, budget))
             .await
     }
 
-    /// The cached file for `sha256`, marked as just used, or `None`. The
-    /// file stays until a later [`store_attachment`](Self::store_attachment)
-    /// evicts it.
-    pub async fn attachment(&self, sha256: String) -> Result<Option<PathBuf>, CacheError> {
+    /// The bytes of the cached attachment `sha256`, marked as just used,
+    /// or `None` if it is not cached. A file that does not decrypt
+    /// (tampered, truncated) is removed and reported as not cached, so it
+    /// is downloaded again.
+    pub async fn attachment(&self, sha256: String) -> Result<Option<Vec<u8>>, CacheError> {
         let dir = self.dir.join(ATTACHMENTS_DIR);
-        self.write(move |tx| attachments::open(tx, &dir, &sha256))
-            .await
+        let name = sha256.clone();
+        let Some(path) = self
+            .write(move |tx| attachments::mark_used(tx, &dir, &name))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key = self.file_key.clone();
+        let name = sha256.clone();
+        let plain = tokio::task::spawn_blocking(move || {
+            let sealed = std::fs::read(&path).map_err(CacheError::io(&path))?;
+            Ok::<_, CacheError>(key.open(&name, &sealed))
+        })
+        .await
+        .map_err(|_| CacheError::Closed)??;
+        if plain.is_none() {
+            tracing::warn!(%sha256, "a cached attachment did not decrypt; removing it");
+            let dir = self.dir.join(ATTACHMENTS_DIR);
+            self.write(move |tx| attachments::forget(tx, &dir, &sha256))
+                .await?;
+        }
+        Ok(plain)
     }
 
     /// Bytes of attachment files kept.

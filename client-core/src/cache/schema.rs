@@ -109,9 +109,20 @@ const V2: &str = r#"
 ALTER TABLE messages ADD COLUMN refused TEXT;
 "#;
 
+/// The key of the attachment files (XChaCha20-Poly1305), made on first
+/// open by the cache. It lives inside the encrypted database, so the
+/// database's key in the keychain guards the files too, and wiping the
+/// database makes any leftover file unreadable.
+const V3: &str = r#"
+CREATE TABLE file_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key BLOB NOT NULL CHECK (length(key) = 32)
+);
+"#;
+
 /// Every migration, oldest first.
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 #[cfg(test)]

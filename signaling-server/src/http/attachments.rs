@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use clinicall_protocol::chat::{AttachmentMeta, MAX_ATTACHMENT_NAME};
 use clinicall_protocol::{AttachmentId, ConversationId, ErrorCode, UserId};
 use serde::Deserialize;
+use tokio_util::io::ReaderStream;
 
 /// Query of the upload.
 #[derive(Debug, Deserialize)]
@@ -156,10 +157,7 @@ pub async fn download(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = visible(&state, authed.user, &raw_id, "download").await?;
-    let bytes = tokio::fs::read(state.blobs.path(&row.meta.sha256))
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(file_response(bytes, &row.meta.content_type))
+    stream_file(state.blobs.path(&row.meta.sha256), &row.meta.content_type).await
 }
 
 /// `GET /api/v1/attachments/{id}/thumbnail`: a JPEG of at most 256 px.
@@ -176,10 +174,7 @@ pub async fn thumbnail(
             "this attachment has no thumbnail",
         ));
     }
-    let bytes = tokio::fs::read(state.blobs.thumbnail_path(&row.meta.sha256))
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(file_response(bytes, "image/jpeg"))
+    stream_file(state.blobs.thumbnail_path(&row.meta.sha256), "image/jpeg").await
 }
 
 /// The attachment, if `user` is a party to its conversation.
@@ -202,9 +197,16 @@ async fn visible(
     Ok(row)
 }
 
-fn file_response(bytes: Vec<u8>, content_type: &str) -> Response {
-    let mut response = Body::from(bytes).into_response();
+/// Streams a stored file in chunks: a download of the largest attachment
+/// holds a few kilobytes in memory, not the whole file.
+async fn stream_file(path: std::path::PathBuf, content_type: &str) -> Result<Response, ApiError> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(ApiError::internal)?;
+    let length = file.metadata().await.map_err(ApiError::internal)?.len();
+    let mut response = Body::from_stream(ReaderStream::new(file)).into_response();
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
@@ -221,5 +223,5 @@ fn file_response(bytes: Vec<u8>, content_type: &str) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
-    response
+    Ok(response)
 }

@@ -277,17 +277,13 @@ pub async fn chat_attachment(
     thumbnail: bool,
 ) -> Result<Response> {
     let chat = chat(&shell).await?;
-    if let Some(path) = chat
+    if let Some(bytes) = chat
         .cache()
         .attachment(attachment.sha256.clone())
         .await
         .map_err(cache_error)?
     {
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => return Ok(Response::new(bytes)),
-            // Evicted between the lookup and the read: fetch it again.
-            Err(e) => tracing::debug!(error = %e, "cached attachment not readable"),
-        }
+        return Ok(Response::new(bytes));
     }
     if thumbnail && attachment.has_thumbnail {
         let bytes = chat
