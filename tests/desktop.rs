@@ -390,7 +390,8 @@ impl PatientChat {
         what: &str,
         mut pick: impl AsyncFnMut(&ChatHandle) -> Option<T>,
     ) -> T {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        // Long enough for a reconnect after a server restart.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(found) = pick(&self.chat).await {
                 return found;
@@ -631,6 +632,78 @@ async fn a_patient_message_shows_unread_is_read_answered_found_and_erased_at_sig
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    pat.chat.shutdown().await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_written_offline_waits_with_a_count_and_goes_when_the_server_is_back() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let pat = PatientChat::start(&server, &patient).await;
+    let app = App::launch(AppConfig::for_server(&server.base)).await;
+    app.sign_in(&doctor.email, PASSWORD, false).await;
+    app.contact_online(&patient.id.to_string()).await;
+
+    // "Message" on the contact starts the conversation and opens it.
+    app.click(&format!("[data-user-id=\"{}\"] button.message", patient.id))
+        .await;
+    app.find("#thread #composer-text").await;
+    let conversation = pat.chat.open(doctor.id).await.unwrap();
+    until(
+        &app,
+        "#thread",
+        &format!("e.dataset.conversationId === '{conversation}'"),
+    )
+    .await;
+    app.wait_true(
+        Duration::from_secs(10),
+        "return !document.querySelector('#chat-offline')",
+    )
+    .await;
+
+    // Server down: the window says so, and a message written now waits
+    // in the outbox with a clock, counted in the banner.
+    server.stop().await;
+    until(&app, "#chat-offline", "true").await;
+    app.type_into("#thread #composer-text", "Are you there?\u{E007}")
+        .await;
+    until(
+        &app,
+        "#thread .message[data-mine=\"true\"]",
+        "e.dataset.tick === 'pending' && e.querySelector('.body').textContent === 'Are you there?'",
+    )
+    .await;
+    until(
+        &app,
+        "#chat-offline",
+        "e.textContent.includes('(1 waiting to send)')",
+    )
+    .await;
+    app.screenshot("chat-05-offline").await;
+
+    // Server back: the banner goes, the message is sent and reaches the
+    // patient.
+    server.restart().await;
+    app.wait_true(
+        Duration::from_secs(60),
+        "return !document.querySelector('#chat-offline')",
+    )
+    .await;
+    until(
+        &app,
+        "#thread .message[data-mine=\"true\"]",
+        "e.dataset.tick === 'sent' || e.dataset.tick === 'read'",
+    )
+    .await;
+    let sent = pat
+        .message(conversation, "the message written offline", |m| {
+            m.body == "Are you there?" && m.sender == doctor.id
+        })
+        .await;
+    assert_eq!(sent.seq(), Some(1));
 
     pat.chat.shutdown().await;
     app.close().await;

@@ -146,10 +146,10 @@ async fn forward(
     while let Some(event) = events.recv().await {
         match event {
             ChatEvent::Conversations => push_conversations(&handle, me, &hub).await,
+            // The engine follows each with `Conversations` (unread counts
+            // and last messages move with the thread).
             ChatEvent::Thread { conversation_id } => {
                 hub.send(UiEvent::ChatThread { conversation_id });
-                // Unread counts and last messages move with the thread.
-                push_conversations(&handle, me, &hub).await;
             }
             // Our own other devices' typing is not news to us.
             ChatEvent::Typing {

@@ -6,6 +6,7 @@ import type { Person } from '../ipc/types';
 import { asCommandError, commands } from '../ipc/commands';
 import type { AppState } from '../state/app';
 import { conversationWith } from '../state/chat';
+import { OfflineBanner } from './OfflineBanner';
 import { ChatThread } from './ChatThread';
 
 interface Props {
@@ -27,6 +28,7 @@ export function CallChat({ state, peer, onTypingExpired }: Props) {
   return (
     <aside id="call-chat" class="call-chat" aria-label={`Chat with ${peer.name}`}>
       <h2>Chat with {peer.name}</h2>
+      <OfflineBanner state={state} />
       {error && <p class="error" role="alert">{error}</p>}
       {id ? (
         <ChatThread conversationId={id} peerName={peer.name} chat={state.chat} visible={true}

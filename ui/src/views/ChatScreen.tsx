@@ -7,23 +7,13 @@ import type { AppState } from '../state/app';
 import { lastLine } from '../state/chat';
 import { ChatSearch } from './ChatSearch';
 import { ChatThread } from './ChatThread';
+import { OfflineBanner } from './OfflineBanner';
 
 interface Props {
   state: AppState;
   onOpen: (conversationId: string | null, focusMessage?: string) => void;
   onTypingExpired: () => void;
   onBack: () => void;
-}
-
-export function OfflineBanner({ state }: { state: AppState }) {
-  const { chat } = state;
-  if (chat.online || chat.unavailable) return null;
-  return (
-    <p id="chat-offline" class="notice" role="status">
-      Offline: messages are kept on this computer
-      {chat.pending > 0 ? ` (${chat.pending} waiting to send)` : ''} and go out when the connection is back.
-    </p>
-  );
 }
 
 export function ChatScreen({ state, onOpen, onTypingExpired, onBack }: Props) {
