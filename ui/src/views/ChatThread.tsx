@@ -49,6 +49,8 @@ export function ChatThread({ conversationId, peerName, chat, visible, onTypingEx
   const list = useRef<HTMLDivElement>(null);
   /** Scroll height before older messages were added above. */
   const keepFromBottom = useRef<number | null>(null);
+  /** The search hit already brought into view. */
+  const focused = useRef<string | null>(null);
   const version = chat.versions[conversationId] ?? 0;
 
   useEffect(() => { setLimit(PAGE); setThread(null); }, [conversationId]);
@@ -76,8 +78,15 @@ export function ChatThread({ conversationId, peerName, chat, visible, onTypingEx
     if (keepFromBottom.current !== null) {
       el.scrollTop = el.scrollHeight - keepFromBottom.current;
       keepFromBottom.current = null;
-    } else if (chat.focusMessage) {
-      el.querySelector(`[data-message-id="${chat.focusMessage}"]`)?.scrollIntoView({ block: 'center' });
+    } else if (chat.focusMessage && focused.current !== chat.focusMessage) {
+      // A search hit: bring it into view once, then follow new messages.
+      const hit = el.querySelector(`[data-message-id="${chat.focusMessage}"]`);
+      if (hit) {
+        hit.scrollIntoView({ block: 'center' });
+        focused.current = chat.focusMessage;
+      } else {
+        el.scrollTop = el.scrollHeight;
+      }
     } else {
       el.scrollTop = el.scrollHeight;
     }
