@@ -3,13 +3,15 @@
 //! transfers, and the task that tells the window what changed.
 //!
 //! - [`view`]: what the window is shown (serializable, pure mappings);
-//! - [`commands`]: the chat commands the window invokes.
+//! - [`commands`]: the chat commands the window invokes;
+//! - [`notify`]: which new messages get an OS notification.
 //!
 //! The cache lives in `<app data dir>/chat/<user id>` and its key in the
 //! OS keychain beside the sign-in. Without a keychain (or with one that
 //! does not answer) chat is unavailable for the session; calls still work.
 
 pub mod commands;
+pub mod notify;
 pub mod view;
 
 use crate::events::EventHub;
@@ -28,6 +30,9 @@ use tokio::task::JoinHandle;
 /// key, and a keychain that wants to show an unlock prompt nobody answers
 /// would otherwise hold up the sign-in (and the calls) for good.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Called with each message worth an OS notification.
+pub type OnMessage = Arc<dyn Fn(&notify::Arrival) + Send + Sync>;
 
 /// The cache folder of `user` under the app's data folder.
 pub fn cache_dir(data_dir: &Path, user: clinicall_protocol::UserId) -> PathBuf {
@@ -57,6 +62,7 @@ impl ChatSession {
         account: &Account,
         data_dir: &Path,
         hub: Arc<EventHub>,
+        on_message: OnMessage,
     ) -> Result<(ChatSession, ChatFeed), String> {
         let keys: Arc<dyn KeySource> =
             Arc::new(KeychainKeySource::new(server, &account.email).map_err(|e| e.to_string())?);
@@ -68,7 +74,7 @@ impl ChatSession {
         let files = AttachmentClient::new(auth).map_err(|e| e.to_string())?;
         let (handle, feed, events) =
             ChatSync::start(client, Arc::new(cache), ChatSyncConfig::default());
-        let forwarder = tokio::spawn(forward(events, handle.clone(), account.id, hub));
+        let forwarder = tokio::spawn(forward(events, handle.clone(), account.id, hub, on_message));
         Ok((
             ChatSession {
                 handle,
@@ -140,12 +146,15 @@ async fn forward(
     handle: ChatHandle,
     me: clinicall_protocol::UserId,
     hub: Arc<EventHub>,
+    on_message: OnMessage,
 ) {
+    let mut watch = notify::UnreadWatch::default();
+    let mut push = async || push_conversations(&handle, me, &hub, &mut watch, &on_message).await;
     // The first list: what the cache held before anything synced.
-    push_conversations(&handle, me, &hub).await;
+    push().await;
     while let Some(event) = events.recv().await {
         match event {
-            ChatEvent::Conversations => push_conversations(&handle, me, &hub).await,
+            ChatEvent::Conversations => push().await,
             // The engine follows each with `Conversations` (unread counts
             // and last messages move with the thread).
             ChatEvent::Thread { conversation_id } => {
@@ -172,11 +181,22 @@ async fn forward(
     }
 }
 
-async fn push_conversations(handle: &ChatHandle, me: clinicall_protocol::UserId, hub: &EventHub) {
+/// Sends the window the conversation list, and notifies of what is new.
+async fn push_conversations(
+    handle: &ChatHandle,
+    me: clinicall_protocol::UserId,
+    hub: &EventHub,
+    watch: &mut notify::UnreadWatch,
+    on_message: &OnMessage,
+) {
     match handle.cache().conversations().await {
-        Ok(views) => hub.send(UiEvent::ChatConversations {
-            conversations: view::conversation_list(views, me),
-        }),
+        Ok(views) => {
+            let conversations = view::conversation_list(views, me);
+            for arrival in watch.update(&conversations) {
+                on_message(&arrival);
+            }
+            hub.send(UiEvent::ChatConversations { conversations });
+        }
         Err(e) => tracing::warn!(error = %e, "could not read the conversation list"),
     }
 }

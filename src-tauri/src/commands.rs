@@ -111,17 +111,9 @@ async fn connect(
     {
         tracing::warn!(error = %e, "the previous chat did not close cleanly");
     }
-    let connection = Connection::start(
-        server,
-        auth,
-        account,
-        &shell.data_dir,
-        shell.media.clone(),
-        shell.hub.clone(),
-        shell.on_call.clone(),
-    )
-    .await
-    .map_err(|e| CommandError::new("unreachable", e))?;
+    let connection = Connection::start(server, auth, account, shell)
+        .await
+        .map_err(|e| CommandError::new("unreachable", e))?;
     if let Some(old) = shell.connection.lock().await.replace(connection) {
         let _ = old.stop(false).await;
     }

@@ -3,15 +3,13 @@
 //! connection, and the task that forwards the core's events to the window.
 
 use crate::chat::ChatSession;
-use crate::events::EventHub;
-use crate::media_io::AppMedia;
+use crate::shell::Shell;
 use crate::ui_event::{CallPhase, CallTracker, UiEvent};
 use clinicall_client_core::call::CallConfig;
 use clinicall_client_core::driver::{CallDriver, CallHandle, DriverEvent};
 use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
 use clinicall_client_core::signaling::{AuthSession, ClientConfig, SignalingClient};
 use clinicall_protocol::rest::Account;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -35,27 +33,28 @@ pub type OnCall = Arc<dyn Fn(&UiEvent) + Send + Sync>;
 
 impl Connection {
     /// Connects `auth` (already signed in) to `server`, opens the chat
-    /// cache under `data_dir` and starts forwarding events to `hub`.
+    /// cache under the shell's data folder and starts forwarding events to
+    /// the shell's hub.
     pub async fn start(
         server: &str,
         auth: Arc<AuthSession>,
         account: Account,
-        data_dir: &Path,
-        media: Arc<AppMedia>,
-        hub: Arc<EventHub>,
-        on_call: OnCall,
+        shell: &Shell,
     ) -> Result<Connection, String> {
+        let hub = shell.hub.clone();
+        let on_call = shell.on_call.clone();
         let config = ClientConfig::new(server);
         let (client, signaling) =
             SignalingClient::start(config, auth.clone()).map_err(|e| e.to_string())?;
-        let (engine, control) = WebRtcEngine::new(MediaSettings::default(), media);
+        let (engine, control) = WebRtcEngine::new(MediaSettings::default(), shell.media.clone());
         let chat = ChatSession::start(
             server,
             client.clone(),
             auth.clone(),
             &account,
-            data_dir,
+            &shell.data_dir,
             hub.clone(),
+            shell.on_message.clone(),
         )
         .await;
         let (chat, (calls, mut events)) = match chat {

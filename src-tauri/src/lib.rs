@@ -72,7 +72,11 @@ pub fn run() {
             let handle = app.handle().clone();
             let on_call =
                 std::sync::Arc::new(move |event: &UiEvent| notify_incoming(&handle, event));
-            app.manage(Shell::new(config_dir, data_dir, on_call));
+            let handle = app.handle().clone();
+            let on_message = std::sync::Arc::new(move |arrival: &chat::notify::Arrival| {
+                notify_message(&handle, arrival)
+            });
+            app.manage(Shell::new(config_dir, data_dir, on_call, on_message));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -122,6 +126,22 @@ fn notify_incoming(app: &tauri::AppHandle, event: &UiEvent) {
     let UiEvent::Call { peer, .. } = event else {
         return;
     };
+    let who = peer.as_ref().map_or("Someone", |p| p.name.as_str());
+    notify(app, "Incoming call", &format!("{who} is calling"));
+}
+
+/// Shows an OS notification for a new chat message while the window is
+/// not in front (the window shows the unread badge).
+fn notify_message(app: &tauri::AppHandle, arrival: &chat::notify::Arrival) {
+    notify(
+        app,
+        &format!("Message from {}", arrival.from),
+        &arrival.text,
+    );
+}
+
+/// An OS notification, when they are on and the window is not focused.
+fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
     let Some(shell) = app.try_state::<Shell>() else {
         return;
     };
@@ -135,14 +155,7 @@ fn notify_incoming(app: &tauri::AppHandle, event: &UiEvent) {
     if focused {
         return;
     }
-    let who = peer.as_ref().map_or("Someone", |p| p.name.as_str());
-    if let Err(e) = app
-        .notification()
-        .builder()
-        .title("Incoming call")
-        .body(format!("{who} is calling"))
-        .show()
-    {
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
         tracing::warn!(error = %e, "could not show the notification");
     }
 }

@@ -1,6 +1,7 @@
 //! The shell's state: settings, the event hub, the media and, while
 //! signed in, the connection. Commands (`commands.rs`) act on it.
 
+use crate::chat::OnMessage;
 use crate::connection::{Connection, OnCall};
 use crate::events::EventHub;
 use crate::media_io::{AppMedia, MediaChoices};
@@ -25,6 +26,9 @@ pub struct Shell {
     pub connection: tokio::sync::Mutex<Option<Connection>>,
     /// Called when a call rings (OS notification when in the background).
     pub on_call: OnCall,
+    /// Called when a message arrives (OS notification when in the
+    /// background).
+    pub on_message: OnMessage,
     /// Where per-account data lives (the chat caches).
     pub data_dir: PathBuf,
     /// The pre-call device check, while it runs.
@@ -34,7 +38,12 @@ pub struct Shell {
 impl Shell {
     /// The shell with its settings in `config_dir` and account data in
     /// `data_dir`.
-    pub fn new(config_dir: PathBuf, data_dir: PathBuf, on_call: OnCall) -> Shell {
+    pub fn new(
+        config_dir: PathBuf,
+        data_dir: PathBuf,
+        on_call: OnCall,
+        on_message: OnMessage,
+    ) -> Shell {
         let settings_file = SettingsFile::in_dir(&config_dir);
         let settings = settings_file.load();
         let hub = Arc::new(EventHub::default());
@@ -53,6 +62,7 @@ impl Shell {
             media,
             connection: tokio::sync::Mutex::new(None),
             on_call,
+            on_message,
             data_dir,
             device_check: Mutex::new(None),
         }
