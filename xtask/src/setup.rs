@@ -58,7 +58,7 @@ pub const GROUPS: &[PackageGroup] = &[
     },
     PackageGroup {
         name: "desktop",
-        purpose: "WebKitGTK and GTK for the Tauri app; Xvfb, WebKitWebDriver, xdotool and ImageMagick for its end-to-end tests",
+        purpose: "WebKitGTK and GTK for the Tauri app; Xvfb, WebKitWebDriver, xdotool, ImageMagick and GNOME Keyring (the chat cache's key) for its end-to-end tests",
         packages: &[
             "libwebkit2gtk-4.1-dev",
             "libgtk-3-dev",
@@ -70,6 +70,7 @@ pub const GROUPS: &[PackageGroup] = &[
             "webkit2gtk-driver",
             "xdotool",
             "imagemagick",
+            "gnome-keyring",
         ],
     },
 ];
