@@ -665,6 +665,14 @@ pub enum ServerMessage {
         /// Typing now.
         typing: bool,
     },
+    /// An appointment of this user was booked or changed (status, comment,
+    /// notes, rating). Sent to every device of its doctor and its patient.
+    /// `appointment.change` orders them: keep the copy with the greater one.
+    /// Notes themselves are not included; fetch them (an audited read).
+    AppointmentChanged {
+        /// The appointment as it is now.
+        appointment: crate::appointments::Appointment,
+    },
     /// A request failed. The connection stays open unless the code says
     /// otherwise (authentication and version errors close it).
     Error {
