@@ -11,6 +11,7 @@ use super::ice::IceServers;
 use super::outbox::{ConnId, ConnTx, Outbox, Outgoing};
 use crate::storage::{CallEnd, CallRow};
 use axum::extract::ws::Utf8Bytes;
+use clinicall_protocol::appointments::Appointment;
 use clinicall_protocol::chat::ChatMessage;
 use clinicall_protocol::{
     CallId, ClientMessage, ConnectionLimits, Contact, ConversationId, EndReason, ErrorCode,
@@ -1319,6 +1320,18 @@ impl Hub {
             },
         );
         self.send_to_user(peer, &frame);
+    }
+
+    /// An appointment was booked or changed: every device of its doctor and
+    /// of its patient hears it, numbered like chat (a device in its resume
+    /// grace gets it on resume). Offline users catch up by cursor.
+    pub fn appointment_changed(&mut self, appointment: Appointment) {
+        let mut audience = self.sessions_of(appointment.doctor.id);
+        audience.extend(self.sessions_of(appointment.patient.id));
+        let msg = ServerMessage::AppointmentChanged { appointment };
+        for session in audience {
+            self.push(session, None, msg.clone());
+        }
     }
 
     fn sessions_of(&self, user: UserId) -> Vec<SessionId> {

@@ -2,16 +2,21 @@
 //! tokio's blocking pool: signaling does few writes (logins, call records),
 //! and a single writer is what SQLite wants anyway.
 
+use super::sqlite_appointments as appts;
 use super::sqlite_chat as chat;
 use super::{
-    AttachmentRow, CallEnd, CallRow, ConversationRow, Credentials, NewChatMessage, Page,
-    RefreshRejection, Refreshed, Store, StoreError, Stored,
+    AttachmentRow, AuditQuery, CallEnd, CallRow, ChangeRequest, ConversationRow, Credentials,
+    NewBooking, NewChatMessage, Page, RefreshRejection, Refreshed, RescheduleRequest, Store,
+    StoreError, Stored,
 };
 use async_trait::async_trait;
+use clinicall_protocol::appointments::{
+    Appointment, AuditEntry, DoctorProfile, Notes, ProfileDetails,
+};
 use clinicall_protocol::chat::{ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
 use clinicall_protocol::{
-    AttachmentId, CallId, ConversationId, EndReason, Role, UserId, UserSummary,
+    AppointmentId, AttachmentId, CallId, ConversationId, EndReason, Role, UserId, UserSummary,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -30,6 +35,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_init.sql")),
         M::up(include_str!("../../migrations/0002_chat.sql")),
+        M::up(include_str!("../../migrations/0003_appointments.sql")),
     ])
 }
 
@@ -549,6 +555,82 @@ impl Store for SqliteStore {
 
     async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRow>, StoreError> {
         self.with(move |c| chat::attachment(c, id)).await
+    }
+
+    async fn doctor_profile(&self, id: UserId) -> Result<Option<DoctorProfile>, StoreError> {
+        self.with(move |c| appts::doctor_profile(c, id)).await
+    }
+
+    async fn put_doctor_profile(
+        &self,
+        id: UserId,
+        details: ProfileDetails,
+        now_ms: i64,
+    ) -> Result<DoctorProfile, StoreError> {
+        self.with(move |c| appts::put_doctor_profile(c, id, details, now_ms))
+            .await
+    }
+
+    async fn search_doctors(
+        &self,
+        name: Option<String>,
+        specialization: Option<String>,
+    ) -> Result<Vec<DoctorProfile>, StoreError> {
+        self.with(move |c| appts::search_doctors(c, name, specialization))
+            .await
+    }
+
+    async fn booked_starts(
+        &self,
+        doctor: UserId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.with(move |c| appts::booked_starts(c, doctor, from_ms, to_ms))
+            .await
+    }
+
+    async fn book(&self, booking: NewBooking) -> Result<Appointment, StoreError> {
+        self.with(move |c| appts::book(c, booking)).await
+    }
+
+    async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
+        self.with(move |c| appts::appointment(c, id)).await
+    }
+
+    async fn change_appointment(&self, req: ChangeRequest) -> Result<Appointment, StoreError> {
+        self.with(move |c| appts::change_appointment(c, req)).await
+    }
+
+    async fn reschedule(
+        &self,
+        req: RescheduleRequest,
+    ) -> Result<(Appointment, Appointment), StoreError> {
+        self.with(move |c| appts::reschedule(c, req)).await
+    }
+
+    async fn appointments_changed(
+        &self,
+        user: UserId,
+        since: u64,
+        limit: u32,
+    ) -> Result<(Vec<Appointment>, bool), StoreError> {
+        self.with(move |c| appts::appointments_changed(c, user, since, limit))
+            .await
+    }
+
+    async fn read_notes(
+        &self,
+        id: AppointmentId,
+        reader: UserId,
+        now_ms: i64,
+    ) -> Result<Notes, StoreError> {
+        self.with(move |c| appts::read_notes(c, id, reader, now_ms))
+            .await
+    }
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(move |c| appts::audit_log(c, query)).await
     }
 
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
