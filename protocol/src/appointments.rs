@@ -28,8 +28,9 @@ pub const MAX_SCHEDULE_BLOCKS: usize = 100;
 pub const SLOT_MINUTES: std::ops::RangeInclusive<u16> = 5..=480;
 /// Longest booking reason, doctor's comment or review, in bytes.
 pub const MAX_COMMENT: usize = 2000;
-/// Longest clinical notes or amendment, in bytes.
-pub const MAX_NOTES: usize = 32 * 1024;
+/// Longest clinical notes or amendment, in bytes: with JSON escaping it
+/// still fits the server's default 16 KiB request body limit.
+pub const MAX_NOTES: usize = 12 * 1024;
 
 /// A day of the week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -350,7 +351,7 @@ pub struct Rescheduled {
 /// Body of `PUT .../notes` and `POST .../notes/amendments`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotesBody {
-    /// The text (1 byte to 32 KiB).
+    /// The text (1 byte to [`MAX_NOTES`]).
     pub text: String,
 }
 
