@@ -100,13 +100,14 @@ async fn open_doctor(s: &TestServer, name: &str) -> TestUser {
     doctor
 }
 
+async fn post_booking(s: &TestServer, token: &str, body: serde_json::Value) -> reqwest::Response {
+    s.post("/api/v1/appointments", Some(token), &body).await
+}
+
 async fn book(s: &TestServer, patient: &TestUser, doctor: UserId, start: i64) -> reqwest::Response {
-    s.post(
-        "/api/v1/appointments",
-        Some(&patient.token),
-        &json!({"doctor_id": doctor, "start_ms": start, "mode": "video", "reason": "a cough"}),
-    )
-    .await
+    let body =
+        json!({"doctor_id": doctor, "start_ms": start, "mode": "video", "reason": "a cough"});
+    post_booking(s, &patient.token, body).await
 }
 
 async fn booked(s: &TestServer, patient: &TestUser, doctor: UserId, start: i64) -> Appointment {
@@ -517,29 +518,26 @@ async fn bookings_in_the_past_off_the_schedule_or_by_others_are_refused() {
     )
     .await;
     let admin = s.admin_token().await;
-    let resp = s
-        .post(
-            "/api/v1/appointments",
-            Some(&admin),
-            &json!({"doctor_id": doctor.id(), "start_ms": future, "mode": "chat", "reason": "x"}),
-        )
-        .await;
+    let resp = post_booking(
+        s,
+        &admin,
+        json!({"doctor_id": doctor.id(), "start_ms": future, "mode": "chat", "reason": "x"}),
+    )
+    .await;
     refused(resp, 403, ErrorCode::Forbidden).await;
-    let resp = s
-        .post(
-            "/api/v1/appointments",
-            Some(&patient.token),
-            &json!({"doctor_id": doctor.id(), "start_ms": future, "mode": "chat", "reason": "  "}),
-        )
-        .await;
+    let resp = post_booking(
+        s,
+        &patient.token,
+        json!({"doctor_id": doctor.id(), "start_ms": future, "mode": "chat", "reason": "  "}),
+    )
+    .await;
     refused(resp, 422, ErrorCode::InvalidField).await;
-    let resp = s
-        .post(
-            "/api/v1/appointments",
-            Some(&patient.token),
-            &json!({"doctor_id": doctor.id(), "start_ms": future, "mode": "fax", "reason": "x"}),
-        )
-        .await;
+    let resp = post_booking(
+        s,
+        &patient.token,
+        json!({"doctor_id": doctor.id(), "start_ms": future, "mode": "fax", "reason": "x"}),
+    )
+    .await;
     refused(resp, 422, ErrorCode::InvalidMessage).await;
 
     // The good one, as booked.

@@ -81,30 +81,49 @@ async fn decide(
     Ok((appointment, party, to))
 }
 
-/// Applies a decided change. If a concurrent change won, the policy is
-/// asked again about the appointment as it is now, for a precise refusal.
+/// Asks the policy, then has storage apply the change `build` makes from
+/// the caller's part and the new status, only while the status is still
+/// the one decided on. The change is pushed to both parties.
 async fn apply(
     state: &AppState,
     authed: &Authed,
-    party: Party,
-    action: Action,
-    req: ChangeRequest,
+    id: AppointmentId,
+    (action, name): (Action, &'static str),
+    build: impl FnOnce(Party, Option<Status>) -> Result<Change, ApiError>,
 ) -> Result<Appointment, ApiError> {
-    let id = req.id;
+    let (before, party, to) = decide(state, authed, id, action, name).await?;
+    let req = ChangeRequest {
+        id,
+        actor: authed.user,
+        expected: before.status,
+        change: build(party, to)?,
+        now_ms: now_ms(),
+    };
     match state.store.change_appointment(req).await {
         Ok(appointment) => {
             publish(state, &appointment);
             Ok(appointment)
         }
-        Err(StoreError::Conflict) => {
-            let now = state.store.appointment(id).await?;
-            let refused = now
-                .as_ref()
-                .and_then(|a| workflow::decide(party, action, facts(a)).err());
-            tracing::info!(user = %authed.user, appointment = %id, "lost a race on an appointment");
-            Err(refused.map_or(StoreError::Conflict.into(), refusal))
-        }
+        Err(StoreError::Conflict) => Err(lost_race(state, authed, id, party, action).await),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The reply when a concurrent change won: the policy's refusal for the
+/// appointment as it is now, or a plain conflict.
+async fn lost_race(
+    state: &AppState,
+    authed: &Authed,
+    id: AppointmentId,
+    party: Party,
+    action: Action,
+) -> ApiError {
+    tracing::info!(user = %authed.user, appointment = %id, "lost a race on an appointment");
+    match state.store.appointment(id).await {
+        Ok(now) => now
+            .and_then(|a| workflow::decide(party, action, facts(&a)).err())
+            .map_or(StoreError::Conflict.into(), refusal),
+        Err(e) => e.into(),
     }
 }
 
@@ -212,33 +231,40 @@ pub async fn get(
     Ok(Json(load(&state, &authed, id, "get").await?.0))
 }
 
+/// [`transition`]'s action for `POST /appointments/{id}/confirm`: the
+/// doctor accepts a booking.
+pub const CONFIRM: u8 = 0;
+/// `POST /appointments/{id}/reject`: the doctor declines a booking.
+pub const REJECT: u8 = 1;
+/// `POST /appointments/{id}/cancel`: either party calls the visit off.
+pub const CANCEL: u8 = 2;
+const TRANSITIONS: [(Action, &str); 3] = [
+    (Action::Confirm, "confirm"),
+    (Action::Reject, "reject"),
+    (Action::Cancel, "cancel"),
+];
+
 /// Confirm, reject and cancel: a status change with an optional comment.
-async fn transition(
-    state: AppState,
+/// One handler; the route picks the action with `ACTION`.
+pub async fn transition<const ACTION: u8>(
+    State(state): State<AppState>,
     authed: Authed,
-    id: AppointmentId,
-    action: Action,
-    name: &'static str,
-    body: TransitionBody,
+    ApiPath(id): ApiPath<AppointmentId>,
+    ApiJson(body): ApiJson<TransitionBody>,
 ) -> Result<Json<Appointment>, ApiError> {
+    let (action, name) = TRANSITIONS[usize::from(ACTION)];
     body.validate().map_err(invalid)?;
-    let (before, party, to) = decide(&state, &authed, id, action, name).await?;
-    let to = to.ok_or_else(|| ApiError::internal("transition without a new status"))?;
-    let change = Change::Status {
-        to,
-        // Only the doctor's words go on record as the doctor's comment.
-        doctor_comment: body.comment.filter(|_| party == Party::Doctor),
-        cancelled_by: (to == Status::Cancelled).then_some(authed.user),
-        notes: None,
-    };
-    let req = ChangeRequest {
-        id,
-        actor: authed.user,
-        expected: before.status,
-        change,
-        now_ms: now_ms(),
-    };
-    let after = apply(&state, &authed, party, action, req).await?;
+    let after = apply(&state, &authed, id, (action, name), |party, to| {
+        let to = to.ok_or_else(|| ApiError::internal("transition without a new status"))?;
+        Ok(Change::Status {
+            to,
+            // Only the doctor's words go on record as the doctor's comment.
+            doctor_comment: body.comment.filter(|_| party == Party::Doctor),
+            cancelled_by: (to == Status::Cancelled).then_some(authed.user),
+            notes: None,
+        })
+    })
+    .await?;
     if after.status == Status::Scheduled {
         relate(&state, &after).await?;
     }
@@ -261,36 +287,6 @@ async fn relate(state: &AppState, a: &Appointment) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/v1/appointments/{id}/confirm`: the doctor accepts.
-pub async fn confirm(
-    State(state): State<AppState>,
-    authed: Authed,
-    ApiPath(id): ApiPath<AppointmentId>,
-    ApiJson(body): ApiJson<TransitionBody>,
-) -> Result<Json<Appointment>, ApiError> {
-    transition(state, authed, id, Action::Confirm, "confirm", body).await
-}
-
-/// `POST /api/v1/appointments/{id}/reject`: the doctor declines.
-pub async fn reject(
-    State(state): State<AppState>,
-    authed: Authed,
-    ApiPath(id): ApiPath<AppointmentId>,
-    ApiJson(body): ApiJson<TransitionBody>,
-) -> Result<Json<Appointment>, ApiError> {
-    transition(state, authed, id, Action::Reject, "reject", body).await
-}
-
-/// `POST /api/v1/appointments/{id}/cancel`: either party calls it off.
-pub async fn cancel(
-    State(state): State<AppState>,
-    authed: Authed,
-    ApiPath(id): ApiPath<AppointmentId>,
-    ApiJson(body): ApiJson<TransitionBody>,
-) -> Result<Json<Appointment>, ApiError> {
-    transition(state, authed, id, Action::Cancel, "cancel", body).await
-}
-
 /// `POST /api/v1/appointments/{id}/complete`: the doctor closes the visit,
 /// optionally with final notes.
 pub async fn complete(
@@ -300,22 +296,17 @@ pub async fn complete(
     ApiJson(body): ApiJson<CompleteBody>,
 ) -> Result<Json<Appointment>, ApiError> {
     body.validate().map_err(invalid)?;
-    let (before, party, _) = decide(&state, &authed, id, Action::Complete, "complete").await?;
-    let req = ChangeRequest {
-        id,
-        actor: authed.user,
-        expected: before.status,
-        change: Change::Status {
+    let complete = (Action::Complete, "complete");
+    let after = apply(&state, &authed, id, complete, |_, _| {
+        Ok(Change::Status {
             to: Status::Completed,
             doctor_comment: None,
             cancelled_by: None,
             notes: body.notes,
-        },
-        now_ms: now_ms(),
-    };
-    Ok(Json(
-        apply(&state, &authed, party, Action::Complete, req).await?,
-    ))
+        })
+    })
+    .await?;
+    Ok(Json(after))
 }
 
 /// `POST /api/v1/appointments/{id}/reschedule`: the doctor moves a
@@ -349,11 +340,7 @@ pub async fn reschedule(
     let (old, new) = match result {
         Ok(pair) => pair,
         Err(StoreError::Conflict) => {
-            let now = state.store.appointment(id).await?;
-            let refused = now
-                .as_ref()
-                .and_then(|a| workflow::decide(party, Action::Reschedule, facts(a)).err());
-            return Err(refused.map_or(StoreError::Conflict.into(), refusal));
+            return Err(lost_race(&state, &authed, id, party, Action::Reschedule).await);
         }
         Err(e) => return Err(e.into()),
     };
@@ -405,25 +392,13 @@ async fn notes_change(
     action: Action,
 ) -> Result<Json<Appointment>, ApiError> {
     body.validate().map_err(invalid)?;
-    let name = if action == Action::AmendNotes {
-        "amend_notes"
+    let (name, change) = if action == Action::AmendNotes {
+        ("amend_notes", Change::Amendment(body.text))
     } else {
-        "write_notes"
+        ("write_notes", Change::Notes(body.text))
     };
-    let (before, party, _) = decide(&state, &authed, id, action, name).await?;
-    let change = if action == Action::AmendNotes {
-        Change::Amendment(body.text)
-    } else {
-        Change::Notes(body.text)
-    };
-    let req = ChangeRequest {
-        id,
-        actor: authed.user,
-        expected: before.status,
-        change,
-        now_ms: now_ms(),
-    };
-    Ok(Json(apply(&state, &authed, party, action, req).await?))
+    let after = apply(&state, &authed, id, (action, name), |_, _| Ok(change)).await?;
+    Ok(Json(after))
 }
 
 /// `POST /api/v1/appointments/{id}/rating`: the patient rates a completed
@@ -435,18 +410,13 @@ pub async fn rate(
     ApiJson(body): ApiJson<RatingBody>,
 ) -> Result<Json<Appointment>, ApiError> {
     body.validate().map_err(invalid)?;
-    let (before, party, _) = decide(&state, &authed, id, Action::Rate, "rate").await?;
-    let req = ChangeRequest {
-        id,
-        actor: authed.user,
-        expected: before.status,
-        change: Change::Rating {
-            rating: body.rating,
-            review: body.review,
-        },
-        now_ms: now_ms(),
+    let rating = Change::Rating {
+        rating: body.rating,
+        review: body.review,
     };
-    Ok(Json(
-        apply(&state, &authed, party, Action::Rate, req).await?,
-    ))
+    let after = apply(&state, &authed, id, (Action::Rate, "rate"), |_, _| {
+        Ok(rating)
+    })
+    .await?;
+    Ok(Json(after))
 }

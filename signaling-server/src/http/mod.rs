@@ -58,15 +58,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route(
             "/api/v1/appointments/{id}/confirm",
-            post(appointments::confirm),
+            post(appointments::transition::<{ appointments::CONFIRM }>),
         )
         .route(
             "/api/v1/appointments/{id}/reject",
-            post(appointments::reject),
+            post(appointments::transition::<{ appointments::REJECT }>),
         )
         .route(
             "/api/v1/appointments/{id}/cancel",
-            post(appointments::cancel),
+            post(appointments::transition::<{ appointments::CANCEL }>),
         )
         .route(
             "/api/v1/appointments/{id}/complete",
