@@ -8,7 +8,7 @@ use clinicall_protocol::appointments::{
     Notes, ProfileDetails, Rescheduled, ScheduleBlock, Slot, Status, Weekday,
 };
 use clinicall_protocol::rest::ErrorBody;
-use clinicall_protocol::{AppointmentId, ErrorCode, Role, ServerMessage, UserId};
+use clinicall_protocol::{AppointmentId, ClientMessage, ErrorCode, Role, ServerMessage, UserId};
 use common::{Client, TestServer, TestUser, error_code};
 use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -1185,4 +1185,128 @@ async fn clients_sync_everything_changed_since_their_cursor() {
     let after = sync(s, patient, page2.cursor, 100).await;
     assert_eq!(after.appointments.len(), 1);
     assert_eq!(after.appointments[0].status, Status::Cancelled);
+}
+
+fn error_of(msg: ServerMessage) -> ErrorCode {
+    match msg {
+        ServerMessage::Error { code, .. } => code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// `(patient, waiting)` from a `room_waiting`.
+fn waiting_of(msg: &ServerMessage) -> Option<(UserId, bool)> {
+    match msg {
+        ServerMessage::RoomWaiting {
+            patient, waiting, ..
+        } => Some((patient.id, *waiting)),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn the_waiting_room_admits_only_its_patient_and_admitting_starts_the_call() {
+    let c = Clinic::new().await;
+    let s = &c.s;
+    let a = c.scheduled().await;
+    let pending = c.pending().await;
+    let mut desk = s.connect(&c.doctor).await;
+    let mut laptop = s.connect(&c.doctor).await;
+    let mut home = s.connect(&c.patient).await;
+    let other_patient = s.user(Role::Patient, "Stranger").await;
+    let other_doctor = open_doctor(s, "Dr Elsewhere").await;
+    let mut stranger = s.connect(&other_patient).await;
+    let mut elsewhere = s.connect(&other_doctor).await;
+    let join = |appointment_id| ClientMessage::RoomJoin { appointment_id };
+    let admit = |appointment_id| ClientMessage::RoomAdmit { appointment_id };
+    let leave = |appointment_id| ClientMessage::RoomLeave { appointment_id };
+
+    // Strangers cannot join, look in or admit; nor does anyone reach a
+    // room that does not exist.
+    assert_eq!(
+        error_of(stranger.request(join(a.id)).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        error_of(stranger.request(leave(a.id)).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        error_of(elsewhere.request(join(a.id)).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        error_of(elsewhere.request(admit(a.id)).await),
+        ErrorCode::NotFound
+    );
+    let unknown = AppointmentId::random();
+    assert_eq!(
+        error_of(home.request(join(unknown)).await),
+        ErrorCode::NotFound
+    );
+    // Wrong part or wrong status.
+    assert_eq!(
+        error_of(home.request(admit(a.id)).await),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        error_of(desk.request(leave(a.id)).await),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        error_of(home.request(join(pending.id)).await),
+        ErrorCode::InvalidTransition
+    );
+    // Nobody waits yet: the doctor sees an empty room and cannot admit.
+    let looked = desk.request(join(a.id)).await;
+    assert_eq!(waiting_of(&looked), Some((c.patient.id(), false)));
+    assert_eq!(
+        error_of(desk.request(admit(a.id)).await),
+        ErrorCode::NotFound
+    );
+
+    // The patient waits; both of the doctor's devices see it.
+    let joined = home.request(join(a.id)).await;
+    assert_eq!(waiting_of(&joined), Some((c.patient.id(), true)));
+    for device in [&mut desk, &mut laptop] {
+        assert_eq!(device.recv_until(waiting_of).await, (c.patient.id(), true));
+    }
+    // Leaving and coming back is seen as well.
+    let left = home.request(leave(a.id)).await;
+    assert_eq!(waiting_of(&left), Some((c.patient.id(), false)));
+    assert_eq!(desk.recv_until(waiting_of).await, (c.patient.id(), false));
+    assert_eq!(
+        error_of(desk.request(admit(a.id)).await),
+        ErrorCode::NotFound
+    );
+    home.request(join(a.id)).await;
+    assert_eq!(desk.recv_until(waiting_of).await, (c.patient.id(), true));
+
+    // Admitting calls the patient, labelled with the appointment.
+    let ringing = desk.request(admit(a.id)).await;
+    let ServerMessage::CallRinging { call_id, callee } = ringing else {
+        panic!("expected call_ringing, got {ringing:?}");
+    };
+    assert_eq!(callee.id, c.patient.id());
+    let incoming = home
+        .recv_until(|m| match m {
+            ServerMessage::CallIncoming {
+                call_id,
+                appointment_id,
+                caller,
+                ..
+            } => Some((*call_id, appointment_id.clone(), caller.id)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(incoming, (call_id, Some(a.id.to_string()), c.doctor.id()));
+    assert_eq!(laptop.recv_until(waiting_of).await, (c.patient.id(), false));
+    home.send(ClientMessage::Accept { call_id }).await;
+    assert_eq!(home.accepted().await, call_id);
+    assert_eq!(desk.accepted().await, call_id);
+    // The room is empty again, and the strangers heard nothing of it.
+    let after = laptop.request(join(a.id)).await;
+    assert_eq!(waiting_of(&after), Some((c.patient.id(), false)));
+    stranger.expect_silence(QUIET).await;
+    elsewhere.expect_silence(QUIET).await;
 }

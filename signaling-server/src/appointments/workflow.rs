@@ -19,6 +19,9 @@
 //! The doctor reads them any time, the patient once the visit is
 //! completed. The patient rates a completed visit, once.
 //!
+//! Waiting room: the patient waits in a scheduled visit's room; the doctor
+//! admits them, which starts the call.
+//!
 //! Someone who is neither the doctor nor the patient never reaches this
 //! module: handlers answer them `not_found`, as for an id that does not
 //! exist.
@@ -55,11 +58,15 @@ pub enum Action {
     ReadNotes,
     /// Rate the visit and review it.
     Rate,
+    /// Enter the visit's waiting room.
+    JoinRoom,
+    /// Admit the waiting patient, which starts the call.
+    Admit,
 }
 
 impl Action {
     /// Every action, for tests and docs.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::Confirm,
         Action::Reject,
         Action::Cancel,
@@ -69,6 +76,8 @@ impl Action {
         Action::AmendNotes,
         Action::ReadNotes,
         Action::Rate,
+        Action::JoinRoom,
+        Action::Admit,
     ];
 }
 
@@ -106,10 +115,14 @@ pub fn decide(party: Party, action: Action, facts: Facts) -> Decision {
     let status = facts.status;
     // Whose action it is at all.
     let allowed_party = match action {
-        A::Confirm | A::Reject | A::Reschedule | A::Complete | A::WriteNotes | A::AmendNotes => {
-            party == Doctor
-        }
-        A::Rate => party == Patient,
+        A::Confirm
+        | A::Reject
+        | A::Reschedule
+        | A::Complete
+        | A::WriteNotes
+        | A::AmendNotes
+        | A::Admit => party == Doctor,
+        A::Rate | A::JoinRoom => party == Patient,
         A::Cancel | A::ReadNotes => true,
     };
     if !allowed_party {
@@ -131,6 +144,7 @@ pub fn decide(party: Party, action: Action, facts: Facts) -> Decision {
         (A::ReadNotes, Patient, _) => Err(Refusal::NotYours),
         (A::Rate, _, S::Completed) if facts.rated => Err(Refusal::AlreadyRated),
         (A::Rate, _, S::Completed) => Ok(None),
+        (A::JoinRoom | A::Admit, _, S::Scheduled) => Ok(None),
         _ => Err(Refusal::WrongStatus),
     }
 }
@@ -176,6 +190,8 @@ mod tests {
         (Doctor, A::ReadNotes, S::Rescheduled, None),
         (Patient, A::ReadNotes, S::Completed, None),
         (Patient, A::Rate, S::Completed, None),
+        (Patient, A::JoinRoom, S::Scheduled, None),
+        (Doctor, A::Admit, S::Scheduled, None),
     ];
 
     #[test]

@@ -14,9 +14,9 @@ use axum::extract::ws::Utf8Bytes;
 use clinicall_protocol::appointments::Appointment;
 use clinicall_protocol::chat::ChatMessage;
 use clinicall_protocol::{
-    CallId, ClientMessage, ConnectionLimits, Contact, ConversationId, EndReason, ErrorCode,
-    PROTOCOL_VERSION, Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal, UserId,
-    UserSummary,
+    AppointmentId, CallId, ClientMessage, ConnectionLimits, Contact, ConversationId, EndReason,
+    ErrorCode, PROTOCOL_VERSION, Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal,
+    UserId, UserSummary,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -169,6 +169,28 @@ pub struct Hub {
     /// instead of a copy in every patient's contacts.
     doctors: HashMap<UserId, UserSummary>,
     shutting_down: bool,
+    /// Appointments' waiting rooms: who waits, on which device.
+    waiting: HashMap<AppointmentId, Waiting>,
+}
+
+/// An appointment's waiting room, as the connection layer names it after
+/// loading the appointment.
+#[derive(Clone, Debug)]
+pub struct Room {
+    /// The appointment.
+    pub appointment_id: AppointmentId,
+    /// Its patient, the one who waits.
+    pub patient: UserSummary,
+    /// Its doctor, who admits.
+    pub doctor: UserId,
+}
+
+/// A patient in an appointment's waiting room.
+#[derive(Debug)]
+struct Waiting {
+    patient: UserSummary,
+    doctor: UserId,
+    session: SessionId,
 }
 
 type Effects = Vec<Effect>;
@@ -191,6 +213,7 @@ impl Hub {
             call_of_user: HashMap::new(),
             doctors,
             shutting_down: false,
+            waiting: HashMap::new(),
         }
     }
 
@@ -646,9 +669,15 @@ impl Hub {
             | ClientMessage::ChatSend { .. }
             | ClientMessage::ChatFetch { .. }
             | ClientMessage::ChatRead { .. }
-            | ClientMessage::ChatTyping { .. } => Err(Refusal::new(
+            | ClientMessage::ChatTyping { .. }
+            // Waiting rooms need the appointment from storage: the
+            // connection hands them to `signaling::rooms`, which calls the
+            // `room_*` methods below.
+            | ClientMessage::RoomJoin { .. }
+            | ClientMessage::RoomLeave { .. }
+            | ClientMessage::RoomAdmit { .. } => Err(Refusal::new(
                 ErrorCode::Internal,
-                "chat messages are not handled here",
+                "chat and room messages are not handled here",
                 None,
             )),
         };
@@ -1331,6 +1360,108 @@ impl Hub {
         let msg = ServerMessage::AppointmentChanged { appointment };
         for session in audience {
             self.push(session, None, msg.clone());
+        }
+    }
+
+    /// Whether the patient waits in the room, on a session that still
+    /// exists (a device gone past its resume grace no longer waits).
+    fn is_waiting(&self, appointment_id: AppointmentId) -> bool {
+        self.waiting
+            .get(&appointment_id)
+            .is_some_and(|w| self.sessions.contains_key(&w.session))
+    }
+
+    /// Tells `origin` (with its `req`) and the doctor's other devices
+    /// whether the patient waits.
+    fn room_announce(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let msg = ServerMessage::RoomWaiting {
+            appointment_id: room.appointment_id,
+            waiting: self.is_waiting(room.appointment_id),
+            patient: room.patient,
+        };
+        self.push(origin, req, msg.clone());
+        for session in self.sessions_of(room.doctor) {
+            if session != origin {
+                self.push(session, None, msg.clone());
+            }
+        }
+    }
+
+    /// The appointment's patient (already authorized) enters its waiting
+    /// room from `origin`.
+    pub fn room_join(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let waiting = Waiting {
+            patient: room.patient.clone(),
+            doctor: room.doctor,
+            session: origin,
+        };
+        self.waiting.insert(room.appointment_id, waiting);
+        self.room_announce(origin, req, room);
+    }
+
+    /// The appointment's patient leaves its waiting room.
+    pub fn room_leave(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        self.waiting.remove(&room.appointment_id);
+        self.room_announce(origin, req, room);
+    }
+
+    /// The appointment's doctor asks whether its patient waits.
+    pub fn room_state(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let msg = ServerMessage::RoomWaiting {
+            appointment_id: room.appointment_id,
+            waiting: self.is_waiting(room.appointment_id),
+            patient: room.patient,
+        };
+        self.push(origin, req, msg);
+    }
+
+    /// The appointment's doctor admits the waiting patient: the doctor's
+    /// device `origin` calls the patient, labelled with the appointment.
+    /// Refused with `not_found` when nobody waits; the patient stays
+    /// waiting if the call cannot start (for example, busy).
+    pub fn room_admit(
+        &mut self,
+        now: Now,
+        origin: SessionId,
+        req: Option<String>,
+        appointment_id: AppointmentId,
+    ) -> Effects {
+        let Some(doctor) = self.sessions.get(&origin).map(|s| s.user) else {
+            return Vec::new();
+        };
+        let waiting = self
+            .waiting
+            .get(&appointment_id)
+            .filter(|w| w.doctor == doctor)
+            .map(|w| w.patient.clone());
+        let Some(patient) = waiting.filter(|_| self.is_waiting(appointment_id)) else {
+            self.reply_error(
+                origin,
+                req,
+                ErrorCode::NotFound,
+                "nobody is waiting in this room",
+                None,
+            );
+            return Vec::new();
+        };
+        let label = Some(appointment_id.to_string());
+        match self.invite(now, origin, doctor, req.clone(), patient.id, label) {
+            Ok(effects) => {
+                self.waiting.remove(&appointment_id);
+                let msg = ServerMessage::RoomWaiting {
+                    appointment_id,
+                    patient,
+                    waiting: false,
+                };
+                for session in self.sessions_of(doctor) {
+                    self.push(session, None, msg.clone());
+                }
+                effects
+            }
+            Err(refusal) => {
+                self.reply_error(origin, req, refusal.code, refusal.message, refusal.call_id);
+                Vec::new()
+            }
         }
     }
 

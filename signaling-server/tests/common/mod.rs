@@ -331,6 +331,20 @@ impl Client {
         env
     }
 
+    /// Sends `msg` with a fresh `req` and returns the reply carrying it
+    /// (skipping whatever else arrives first).
+    pub async fn request(&mut self, msg: ClientMessage) -> ServerMessage {
+        let req = uuid_short();
+        self.send_env(ClientEnvelope::with_req(req.clone(), msg))
+            .await;
+        loop {
+            let env = self.recv().await;
+            if env.req.as_deref() == Some(req.as_str()) {
+                return env.msg;
+            }
+        }
+    }
+
     /// Skips messages until one matches; panics if none within PROMPT.
     pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(&ServerMessage) -> Option<T>) -> T {
         let deadline = tokio::time::Instant::now() + PROMPT;
