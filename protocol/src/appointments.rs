@@ -472,6 +472,67 @@ pub struct AuditEntry {
     pub appointment_id: AppointmentId,
 }
 
+/// How a call went, as one party's client measured it: the body of
+/// `POST /api/v1/calls/{id}/quality`, sent once the call has ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualitySummary {
+    /// The client's overall verdict.
+    pub quality: QualityLevel,
+    /// Mean received bitrate, kbit/s.
+    pub avg_bitrate_kbps: u32,
+    /// Received packets lost, per thousand.
+    pub packet_loss_permille: u16,
+    /// Mean jitter, ms.
+    pub jitter_ms: u32,
+    /// Mean round-trip time, ms.
+    pub rtt_ms: u32,
+}
+
+impl QualitySummary {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.packet_loss_permille > 1000 {
+            return Err(invalid("packet_loss_permille", "must be at most 1000"));
+        }
+        Ok(())
+    }
+}
+
+/// A client's overall verdict on a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityLevel {
+    /// No trouble.
+    Good,
+    /// Noticeable trouble.
+    Fair,
+    /// Hard to use.
+    Poor,
+}
+
+/// One party's report on a call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityReport {
+    /// Who reported.
+    pub user: UserId,
+    /// What they measured.
+    #[serde(flatten)]
+    pub summary: QualitySummary,
+    /// When (Unix ms).
+    pub reported_at_ms: i64,
+}
+
+/// One call of an appointment: `GET /api/v1/appointments/{id}/visits`.
+/// The caller joined when it rang, the callee when they answered, and both
+/// left when it ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Visit {
+    /// The call record.
+    pub call: crate::rest::CallRecord,
+    /// The parties' quality reports, if they sent them.
+    pub quality: Vec<QualityReport>,
+}
+
 fn invalid(field: &'static str, problem: impl Into<String>) -> ValidationError {
     ValidationError {
         field,

@@ -5,7 +5,7 @@ mod common;
 
 use clinicall_protocol::appointments::{
     Appointment, AppointmentChanges, AuditAction, AuditEntry, DoctorPage, DoctorProfile, Mode,
-    Notes, ProfileDetails, Rescheduled, ScheduleBlock, Slot, Status, Weekday,
+    Notes, ProfileDetails, QualityLevel, Rescheduled, ScheduleBlock, Slot, Status, Visit, Weekday,
 };
 use clinicall_protocol::rest::ErrorBody;
 use clinicall_protocol::{AppointmentId, ClientMessage, ErrorCode, Role, ServerMessage, UserId};
@@ -1309,4 +1309,68 @@ async fn the_waiting_room_admits_only_its_patient_and_admitting_starts_the_call(
     assert_eq!(waiting_of(&after), Some((c.patient.id(), false)));
     stranger.expect_silence(QUIET).await;
     elsewhere.expect_silence(QUIET).await;
+
+    // Visit records: quality reports once the call has ended, from its
+    // parties only; the appointment lists the call with both reports.
+    let report = |quality: &str| {
+        json!({"quality": quality, "avg_bitrate_kbps": 1200, "packet_loss_permille": 4,
+               "jitter_ms": 12, "rtt_ms": 40})
+    };
+    let quality_path = format!("/api/v1/calls/{call_id}/quality");
+    let resp = s
+        .post(&quality_path, Some(&c.patient.token), &report("good"))
+        .await;
+    refused(resp, 409, ErrorCode::WrongCallState).await;
+    desk.send(ClientMessage::Hangup { call_id }).await;
+    assert_eq!(home.ended().await.0, call_id);
+    for (user, verdict) in [(&c.patient, "good"), (&c.doctor, "fair")] {
+        let resp = s
+            .post(&quality_path, Some(&user.token), &report(verdict))
+            .await;
+        assert_eq!(resp.status(), 204);
+    }
+    let resp = s
+        .post(&quality_path, Some(&other_patient.token), &report("poor"))
+        .await;
+    refused(resp, 404, ErrorCode::NotFound).await;
+    let visits_path = format!("/api/v1/appointments/{}/visits", a.id);
+    refused(
+        s.get(&visits_path, Some(&other_doctor.token)).await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    let resp = s.get(&visits_path, Some(&c.patient.token)).await;
+    assert_eq!(resp.status(), 200);
+    let visits: Vec<Visit> = resp.json().await.unwrap();
+    assert_eq!(visits.len(), 1);
+    let call = &visits[0].call;
+    assert_eq!(
+        (
+            call.id,
+            call.caller,
+            call.callee,
+            call.appointment_id.clone()
+        ),
+        (
+            call_id,
+            c.doctor.id(),
+            c.patient.id(),
+            Some(a.id.to_string())
+        )
+    );
+    assert!(call.answered_at.is_some() && call.ended_at.is_some());
+    assert!(call.duration_ms.is_some());
+    let mut reports: Vec<(UserId, QualityLevel)> = visits[0]
+        .quality
+        .iter()
+        .map(|q| (q.user, q.summary.quality))
+        .collect();
+    reports.sort_by_key(|(user, _)| *user);
+    let mut expected = vec![
+        (c.patient.id(), QualityLevel::Good),
+        (c.doctor.id(), QualityLevel::Fair),
+    ];
+    expected.sort_by_key(|(user, _)| *user);
+    assert_eq!(reports, expected);
 }

@@ -20,10 +20,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use clinicall_protocol::appointments::{
-    Appointment, AppointmentChanges, CompleteBody, NewAppointment, Notes, NotesBody, RatingBody,
-    RescheduleBody, Rescheduled, Status, TransitionBody,
+    Appointment, AppointmentChanges, CompleteBody, NewAppointment, Notes, NotesBody,
+    QualitySummary, RatingBody, RescheduleBody, Rescheduled, Status, TransitionBody, Visit,
 };
-use clinicall_protocol::{AppointmentId, ErrorCode, Role, UserId, UserSummary, ValidationError};
+use clinicall_protocol::{
+    AppointmentId, CallId, ErrorCode, Role, UserId, UserSummary, ValidationError,
+};
 use serde::Deserialize;
 
 fn invalid(e: ValidationError) -> ApiError {
@@ -419,4 +421,48 @@ pub async fn rate(
     })
     .await?;
     Ok(Json(after))
+}
+
+/// `GET /api/v1/appointments/{id}/visits`: the calls labelled with the
+/// appointment (who called, when each joined and left, how long), with the
+/// parties' quality reports.
+pub async fn visits(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<AppointmentId>,
+) -> Result<Json<Vec<Visit>>, ApiError> {
+    load(&state, &authed, id, "visits").await?;
+    // Call records are written in the background; include the latest.
+    state.signaling.flush_records().await;
+    Ok(Json(state.store.appointment_visits(id).await?))
+}
+
+/// `POST /api/v1/calls/{id}/quality`: a party's client reports how an
+/// ended call went (the latest report counts).
+pub async fn report_quality(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<CallId>,
+    ApiJson(summary): ApiJson<QualitySummary>,
+) -> Result<StatusCode, ApiError> {
+    summary.validate().map_err(invalid)?;
+    state.signaling.flush_records().await;
+    match state
+        .store
+        .put_call_quality(id, authed.user, summary, now_ms())
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::NotFound) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such call",
+        )),
+        Err(StoreError::Conflict) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::WrongCallState,
+            "the call has not ended yet",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }

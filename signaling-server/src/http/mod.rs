@@ -85,6 +85,14 @@ pub fn router(state: AppState) -> Router {
             post(appointments::amend_notes),
         )
         .route("/api/v1/appointments/{id}/rating", post(appointments::rate))
+        .route(
+            "/api/v1/appointments/{id}/visits",
+            get(appointments::visits),
+        )
+        .route(
+            "/api/v1/calls/{id}/quality",
+            post(appointments::report_quality),
+        )
         .route("/api/v1/ws", get(ws::upgrade))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)

@@ -9,7 +9,8 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use clinicall_protocol::appointments::{
-    Appointment, AuditEntry, DoctorProfile, Mode, Notes, ProfileDetails, Status,
+    Appointment, AuditEntry, DoctorProfile, Mode, Notes, ProfileDetails, QualitySummary, Status,
+    Visit,
 };
 use clinicall_protocol::chat::{AttachmentMeta, ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
@@ -458,6 +459,19 @@ pub trait Store: Send + Sync + 'static {
         reader: UserId,
         now_ms: i64,
     ) -> Result<Notes, StoreError>;
+    /// The calls labelled with this appointment, oldest first, with the
+    /// parties' quality reports.
+    async fn appointment_visits(&self, id: AppointmentId) -> Result<Vec<Visit>, StoreError>;
+    /// Stores (or replaces) a party's quality report on an ended call.
+    /// `NotFound` if the call does not exist or `user` is not a party;
+    /// `Conflict` if it has not ended.
+    async fn put_call_quality(
+        &self,
+        call: CallId,
+        user: UserId,
+        summary: QualitySummary,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Audit entries, newest first.
     async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 

@@ -11,7 +11,7 @@ use super::{
 };
 use async_trait::async_trait;
 use clinicall_protocol::appointments::{
-    Appointment, AuditEntry, DoctorProfile, Notes, ProfileDetails,
+    Appointment, AuditEntry, DoctorProfile, Notes, ProfileDetails, QualitySummary, Visit,
 };
 use clinicall_protocol::chat::{ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
@@ -36,6 +36,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0001_init.sql")),
         M::up(include_str!("../../migrations/0002_chat.sql")),
         M::up(include_str!("../../migrations/0003_appointments.sql")),
+        M::up(include_str!("../../migrations/0004_call_quality.sql")),
     ])
 }
 
@@ -117,6 +118,28 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> Result<UserSummary, rusqlite::Er
 fn rfc3339(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub(super) const CALL_SELECT: &str =
+    "SELECT id, caller_id, callee_id, appointment_id, rung_at, answered_at, ended_at,
+            end_reason, ended_by, duration_ms
+     FROM calls";
+
+pub(super) fn call_record_from_row(row: &rusqlite::Row<'_>) -> Result<CallRecord, rusqlite::Error> {
+    let ended_by: Option<String> = row.get(8)?;
+    let end_reason: Option<String> = row.get(7)?;
+    Ok(CallRecord {
+        id: CallId(parse_id(row.get(0)?)?),
+        caller: UserId(parse_id(row.get(1)?)?),
+        callee: UserId(parse_id(row.get(2)?)?),
+        appointment_id: row.get(3)?,
+        rung_at: rfc3339(row.get(4)?),
+        answered_at: row.get::<_, Option<i64>>(5)?.map(rfc3339),
+        ended_at: row.get::<_, Option<i64>>(6)?.map(rfc3339),
+        end_reason: end_reason.as_deref().map(end_reason_from_str),
+        ended_by: ended_by.map(parse_id).transpose()?.map(UserId),
+        duration_ms: row.get::<_, Option<i64>>(9)?.map(|d| d.max(0) as u64),
+    })
 }
 
 fn end_reason_from_str(s: &str) -> EndReason {
@@ -466,35 +489,36 @@ impl Store for SqliteStore {
     async fn calls(&self, user: Option<UserId>, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
         self.with(move |c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT id, caller_id, callee_id, appointment_id, rung_at, answered_at,
-                            ended_at, end_reason, ended_by, duration_ms
-                     FROM calls
+                .prepare_cached(&format!(
+                    "{CALL_SELECT}
                      WHERE ?1 IS NULL OR caller_id = ?1 OR callee_id = ?1
-                     ORDER BY rung_at DESC LIMIT ?2",
-                )
+                     ORDER BY rung_at DESC LIMIT ?2"
+                ))
                 .map_err(db_err)?;
             let rows = stmt
-                .query_map(params![user.map(|u| u.to_string()), limit], |row| {
-                    let ended_by: Option<String> = row.get(8)?;
-                    let end_reason: Option<String> = row.get(7)?;
-                    Ok(CallRecord {
-                        id: CallId(parse_id(row.get(0)?)?),
-                        caller: UserId(parse_id(row.get(1)?)?),
-                        callee: UserId(parse_id(row.get(2)?)?),
-                        appointment_id: row.get(3)?,
-                        rung_at: rfc3339(row.get(4)?),
-                        answered_at: row.get::<_, Option<i64>>(5)?.map(rfc3339),
-                        ended_at: row.get::<_, Option<i64>>(6)?.map(rfc3339),
-                        end_reason: end_reason.as_deref().map(end_reason_from_str),
-                        ended_by: ended_by.map(parse_id).transpose()?.map(UserId),
-                        duration_ms: row.get::<_, Option<i64>>(9)?.map(|d| d.max(0) as u64),
-                    })
-                })
+                .query_map(
+                    params![user.map(|u| u.to_string()), limit],
+                    call_record_from_row,
+                )
                 .map_err(db_err)?;
             rows.collect::<Result<_, _>>().map_err(db_err)
         })
         .await
+    }
+
+    async fn appointment_visits(&self, id: AppointmentId) -> Result<Vec<Visit>, StoreError> {
+        self.with(move |c| appts::visits(c, id)).await
+    }
+
+    async fn put_call_quality(
+        &self,
+        call: CallId,
+        user: UserId,
+        summary: QualitySummary,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.with(move |c| appts::put_call_quality(c, call, user, summary, now_ms))
+            .await
     }
 
     async fn open_conversation(

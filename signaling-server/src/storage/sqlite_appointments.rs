@@ -8,12 +8,13 @@
 //! cursor), and audit rows are written in the transaction of the read or
 //! change they record.
 
-use super::sqlite::{db_err, parse_id};
+use super::sqlite::{CALL_SELECT, call_record_from_row, db_err, parse_id};
 use super::{AuditQuery, Change, ChangeRequest, NewBooking, RescheduleRequest, StoreError};
 use clinicall_protocol::appointments::{
-    Amendment, Appointment, AuditAction, AuditEntry, DoctorProfile, Notes, ProfileDetails, Status,
+    Amendment, Appointment, AuditAction, AuditEntry, DoctorProfile, Notes, ProfileDetails,
+    QualityReport, QualitySummary, Status, Visit,
 };
-use clinicall_protocol::{AppointmentId, Role, UserId, UserSummary};
+use clinicall_protocol::{AppointmentId, CallId, Role, UserId, UserSummary};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 fn conversion<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
@@ -601,4 +602,76 @@ pub(super) fn audit_log(c: &Connection, q: AuditQuery) -> Result<Vec<AuditEntry>
         )
         .map_err(db_err)?;
     rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+// ------------------------------------------------------------------ visits
+
+pub(super) fn visits(c: &Connection, id: AppointmentId) -> Result<Vec<Visit>, StoreError> {
+    let calls = c
+        .prepare_cached(&format!(
+            "{CALL_SELECT} WHERE appointment_id = ?1 ORDER BY rung_at"
+        ))
+        .map_err(db_err)?
+        .query_map([id.to_string()], call_record_from_row)
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT user_id, summary, reported_at FROM call_quality
+             WHERE call_id = ?1 ORDER BY reported_at, user_id",
+        )
+        .map_err(db_err)?;
+    let mut visits = Vec::with_capacity(calls.len());
+    for call in calls {
+        let quality = stmt
+            .query_map([call.id.to_string()], |row| {
+                let summary: String = row.get(1)?;
+                Ok(QualityReport {
+                    user: user_id(row.get(0)?)?,
+                    summary: serde_json::from_str(&summary).map_err(conversion)?,
+                    reported_at_ms: row.get(2)?,
+                })
+            })
+            .map_err(db_err)?
+            .collect::<Result<_, _>>()
+            .map_err(db_err)?;
+        visits.push(Visit { call, quality });
+    }
+    Ok(visits)
+}
+
+pub(super) fn put_call_quality(
+    c: &mut Connection,
+    call: CallId,
+    user: UserId,
+    summary: QualitySummary,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let summary = serde_json::to_string(&summary).map_err(db_err)?;
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let ended = tx
+        .query_row(
+            "SELECT ended_at IS NOT NULL FROM calls
+             WHERE id = ?1 AND (caller_id = ?2 OR callee_id = ?2)",
+            params![call.to_string(), user.to_string()],
+            |row| row.get::<_, bool>(0),
+        )
+        .optional()
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+    if !ended {
+        return Err(StoreError::Conflict);
+    }
+    tx.execute(
+        "INSERT INTO call_quality (call_id, user_id, summary, reported_at)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (call_id, user_id) DO UPDATE SET
+             summary = excluded.summary, reported_at = excluded.reported_at",
+        params![call.to_string(), user.to_string(), summary, now_ms],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
 }
