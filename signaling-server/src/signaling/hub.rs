@@ -1119,6 +1119,7 @@ impl Hub {
             return Vec::new();
         };
         let user_id = session.user;
+        self.leave_waiting_rooms(session_id);
         let mut effects = Vec::new();
         if let Some(call_id) = self.call_of_user.get(&user_id).copied()
             && let Some(call) = self.calls.get_mut(&call_id)
@@ -1413,6 +1414,30 @@ impl Hub {
             patient: room.patient,
         };
         self.push(origin, req, msg);
+    }
+
+    /// A session ended: its patient no longer waits in the rooms it waited
+    /// in, and their doctors' devices hear it.
+    fn leave_waiting_rooms(&mut self, session_id: SessionId) {
+        let gone: Vec<AppointmentId> = self
+            .waiting
+            .iter()
+            .filter(|(_, w)| w.session == session_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for appointment_id in gone {
+            let Some(w) = self.waiting.remove(&appointment_id) else {
+                continue;
+            };
+            let msg = ServerMessage::RoomWaiting {
+                appointment_id,
+                patient: w.patient,
+                waiting: false,
+            };
+            for session in self.sessions_of(w.doctor) {
+                self.push(session, None, msg.clone());
+            }
+        }
     }
 
     /// The appointment's doctor admits the waiting patient: the doctor's
@@ -1845,6 +1870,68 @@ mod tests {
         assert!(hub.watchers.is_empty(), "{:?}", hub.watchers);
         assert!(hub.calls.is_empty());
         assert!(hub.call_of_user.is_empty());
+    }
+
+    #[test]
+    fn admitting_the_waiting_patient_rings_them_and_a_gone_patient_stops_waiting() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let doc = user(Role::Doctor, "D");
+        let pat = user(Role::Patient, "P");
+        let mut d1 = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let mut p1 = join(&mut hub, at(base, 0), &pat, &[&doc], 2);
+        d1.drain(); // the patient's presence
+        let room = |appointment_id| Room {
+            appointment_id,
+            patient: pat.clone(),
+            doctor: doc.id,
+        };
+        let waiting = |appointment_id, waiting| ServerMessage::RoomWaiting {
+            appointment_id,
+            patient: pat.clone(),
+            waiting,
+        };
+        let (first, second) = (AppointmentId::random(), AppointmentId::random());
+
+        // Nobody waits: admit is refused and nothing rings.
+        let effects = hub.room_admit(at(base, 1), d1.session, None, first);
+        assert!(effects.is_empty());
+        assert!(matches!(
+            d1.drain().as_slice(),
+            [ServerMessage::Error {
+                code: ErrorCode::NotFound,
+                ..
+            }]
+        ));
+
+        hub.room_join(p1.session, Some("j".into()), room(first));
+        assert_eq!(p1.drain(), vec![waiting(first, true)]);
+        assert_eq!(d1.drain(), vec![waiting(first, true)]);
+        let effects = hub.room_admit(at(base, 2), d1.session, None, first);
+        assert!(effects.iter().any(
+            |e| matches!(e, Effect::CallStarted(row) if row.callee == pat.id
+                    && row.appointment_id == Some(first.to_string()))
+        ));
+        let to_doctor = d1.drain();
+        assert!(matches!(
+            to_doctor.as_slice(),
+            [
+                ServerMessage::CallRinging { .. },
+                ServerMessage::RoomWaiting { waiting: false, .. }
+            ]
+        ));
+        assert!(matches!(
+            p1.drain().as_slice(),
+            [ServerMessage::CallIncoming { appointment_id: Some(label), .. }] if *label == first.to_string()
+        ));
+
+        // Waiting in another room, then gone for good: the doctor hears it.
+        hub.room_join(p1.session, None, room(second));
+        d1.drain();
+        hub.leave(at(base, 3), p1.session, p1.conn);
+        assert!(d1.drain().contains(&waiting(second, false)));
+        let effects = hub.room_admit(at(base, 5), d1.session, None, second);
+        assert!(effects.is_empty());
     }
 
     #[test]
