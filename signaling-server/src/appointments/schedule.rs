@@ -14,6 +14,9 @@ use jiff::tz::TimeZone;
 /// request can ask for.
 pub const MAX_WINDOW_DAYS: i64 = 62;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Most slots a week may hold (one every five minutes, day and night):
+/// bounds the work of expanding a schedule, whatever its blocks overlap.
+pub const MAX_WEEKLY_SLOTS: i64 = 7 * 24 * 12;
 
 /// A profile's schedule, checked and ready to expand.
 #[derive(Clone, Debug)]
@@ -101,9 +104,25 @@ impl WeeklySchedule {
                 end,
             });
         }
+        let slot_ms = i64::from(details.slot_minutes).max(1) * 60_000;
+        let weekly: i64 = blocks
+            .iter()
+            .map(|b| {
+                let length = b.start.until(b.end).map_or(0, |span| {
+                    span.total(jiff::Unit::Millisecond).unwrap_or(0.0) as i64
+                });
+                length / slot_ms
+            })
+            .sum();
+        if weekly > MAX_WEEKLY_SLOTS {
+            return Err(error(
+                "schedule",
+                format!("holds {weekly} slots a week, more than {MAX_WEEKLY_SLOTS}"),
+            ));
+        }
         Ok(Self {
             tz,
-            slot_ms: i64::from(details.slot_minutes) * 60_000,
+            slot_ms,
             blocks,
         })
     }
@@ -267,6 +286,15 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.field, "schedule", "{start}-{end}");
         }
+    }
+
+    #[test]
+    fn overlapping_blocks_cannot_multiply_the_slots() {
+        let all_day = [(Weekday::Monday, "00:00", "24:00")];
+        assert!(WeeklySchedule::parse(&details("UTC", 5, &all_day)).is_ok());
+        let twice: Vec<_> = (0..8).map(|_| all_day[0]).collect();
+        let err = WeeklySchedule::parse(&details("UTC", 5, &twice)).unwrap_err();
+        assert_eq!(err.field, "schedule");
     }
 
     #[test]
