@@ -60,6 +60,20 @@ pub enum ErrorCode {
     /// An upload's content is not an allowed type, or does not match the
     /// type it was declared as.
     UnsupportedMediaType,
+    /// Booking: another patient holds this slot (pending, scheduled or
+    /// completed). Pick another slot.
+    SlotTaken,
+    /// Booking: no slot of the doctor's weekly schedule starts at this time.
+    SlotNotOnSchedule,
+    /// Booking: the slot has already started.
+    SlotInPast,
+    /// The appointment is not in a state that allows this (for example
+    /// confirming a cancelled one, or completing a pending one).
+    InvalidTransition,
+    /// Clinical notes of a completed visit are final; add an amendment.
+    NotesLocked,
+    /// The visit was already rated; a rating is given once.
+    AlreadyRated,
     /// The server is not ready (starting, or shutting down).
     Unavailable,
     /// Something went wrong on the server; nothing was changed.
@@ -96,6 +110,12 @@ impl ErrorCode {
             ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::SlotTaken => "slot_taken",
+            ErrorCode::SlotNotOnSchedule => "slot_not_on_schedule",
+            ErrorCode::SlotInPast => "slot_in_past",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::NotesLocked => "notes_locked",
+            ErrorCode::AlreadyRated => "already_rated",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
@@ -114,6 +134,12 @@ mod tests {
             ErrorCode::MessageTooLarge,
             ErrorCode::NotAParty,
             ErrorCode::InvalidRefreshToken,
+            ErrorCode::SlotTaken,
+            ErrorCode::SlotNotOnSchedule,
+            ErrorCode::SlotInPast,
+            ErrorCode::InvalidTransition,
+            ErrorCode::NotesLocked,
+            ErrorCode::AlreadyRated,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

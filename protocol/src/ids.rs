@@ -62,3 +62,7 @@ id_type!(
     /// An uploaded attachment.
     AttachmentId
 );
+id_type!(
+    /// A booked appointment (one visit at one slot).
+    AppointmentId
+);

@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod appointments;
 pub mod chat;
 mod error_code;
 mod ids;
@@ -29,7 +30,7 @@ mod messages;
 pub mod rest;
 
 pub use error_code::ErrorCode;
-pub use ids::{AttachmentId, CallId, ConversationId, MessageId, SessionId, UserId};
+pub use ids::{AppointmentId, AttachmentId, CallId, ConversationId, MessageId, SessionId, UserId};
 pub use limits::{MAX_MESSAGE_BYTES, SNAPSHOT_PAGE, ValidationError};
 pub use messages::*;
 

@@ -3,7 +3,9 @@
 //! on the reply or error it causes, so a client can match them up.
 
 use crate::chat::{self, ChatMessage, ConversationSummary};
-use crate::ids::{AttachmentId, CallId, ConversationId, MessageId, SessionId, UserId};
+use crate::ids::{
+    AppointmentId, AttachmentId, CallId, ConversationId, MessageId, SessionId, UserId,
+};
 use crate::limits::{self, ValidationError};
 use crate::{ErrorCode, MAX_MESSAGE_BYTES};
 use serde::{Deserialize, Serialize};
@@ -208,6 +210,25 @@ pub enum ClientMessage {
         /// Typing now.
         typing: bool,
     },
+    /// The patient enters the waiting room of a scheduled appointment; the
+    /// doctor's devices hear `room_waiting`. From the doctor: ask who is
+    /// waiting. Answered with `room_waiting`.
+    RoomJoin {
+        /// The appointment.
+        appointment_id: AppointmentId,
+    },
+    /// The patient leaves the waiting room. Answered with `room_waiting`.
+    RoomLeave {
+        /// The appointment.
+        appointment_id: AppointmentId,
+    },
+    /// The doctor admits the waiting patient: the server rings the
+    /// patient's devices with a call from the doctor (`call_incoming` with
+    /// this `appointment_id`); the doctor's device gets `call_ringing`.
+    RoomAdmit {
+        /// The appointment.
+        appointment_id: AppointmentId,
+    },
 }
 
 impl ClientMessage {
@@ -239,6 +260,9 @@ impl ClientMessage {
             | ClientMessage::ChatList
             | ClientMessage::ChatRead { .. }
             | ClientMessage::ChatTyping { .. }
+            | ClientMessage::RoomJoin { .. }
+            | ClientMessage::RoomLeave { .. }
+            | ClientMessage::RoomAdmit { .. }
             | ClientMessage::Accept { .. }
             | ClientMessage::Reject { .. }
             | ClientMessage::Cancel { .. }
@@ -264,6 +288,9 @@ impl ClientMessage {
             ClientMessage::ChatFetch { .. } => "chat_fetch",
             ClientMessage::ChatRead { .. } => "chat_read",
             ClientMessage::ChatTyping { .. } => "chat_typing",
+            ClientMessage::RoomJoin { .. } => "room_join",
+            ClientMessage::RoomLeave { .. } => "room_leave",
+            ClientMessage::RoomAdmit { .. } => "room_admit",
         }
     }
 }
@@ -664,6 +691,25 @@ pub enum ServerMessage {
         user_id: UserId,
         /// Typing now.
         typing: bool,
+    },
+    /// An appointment of this user was booked or changed (status, comment,
+    /// notes, rating). Sent to every device of its doctor and its patient.
+    /// `appointment.change` orders them: keep the copy with the greater one.
+    /// Notes themselves are not included; fetch them (an audited read).
+    AppointmentChanged {
+        /// The appointment as it is now.
+        appointment: crate::appointments::Appointment,
+    },
+    /// Who waits in an appointment's waiting room: to the doctor's devices
+    /// whenever it changes, and as the reply to `room_join` and
+    /// `room_leave`.
+    RoomWaiting {
+        /// The appointment.
+        appointment_id: AppointmentId,
+        /// Its patient.
+        patient: UserSummary,
+        /// The patient is waiting now.
+        waiting: bool,
     },
     /// A request failed. The connection stays open unless the code says
     /// otherwise (authentication and version errors close it).

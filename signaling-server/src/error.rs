@@ -80,6 +80,16 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => {
                 Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
             }
+            StoreError::SlotTaken => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::SlotTaken,
+                "this slot is already booked; pick another one",
+            ),
+            StoreError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidTransition,
+                "the appointment changed meanwhile; reload it",
+            ),
             other => Self::internal(other),
         }
     }

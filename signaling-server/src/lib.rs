@@ -15,6 +15,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod appointments;
 pub mod attachments;
 pub mod auth;
 pub mod cli;

@@ -15,16 +15,7 @@ const QUIET: Duration = Duration::from_millis(300);
 
 /// Sends `msg` with a fresh `req` and returns the reply carrying it.
 async fn request(client: &mut Client, msg: ClientMessage) -> ServerMessage {
-    let req = uuid_short();
-    client
-        .send_env(ClientEnvelope::with_req(req.clone(), msg))
-        .await;
-    loop {
-        let env = client.recv().await;
-        if env.req.as_deref() == Some(req.as_str()) {
-            return env.msg;
-        }
-    }
+    client.request(msg).await
 }
 
 async fn open(client: &mut Client, peer: UserId) -> ConversationSummary {

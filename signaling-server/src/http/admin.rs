@@ -1,16 +1,19 @@
 //! Admin-only account management.
 
 use super::ApiJson;
+use super::extract::ApiQuery;
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::storage::AuditQuery;
 use crate::util::now_ms;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use clinicall_protocol::appointments::AuditEntry;
 use clinicall_protocol::rest::{Account, NewUser};
-use clinicall_protocol::{ErrorCode, Role, UserId, UserSummary};
+use clinicall_protocol::{AppointmentId, ErrorCode, Role, UserId, UserSummary};
 use serde::{Deserialize, Serialize};
 
 /// An authenticated admin. As an extractor it runs before the body is
@@ -111,4 +114,37 @@ pub async fn add_care_relation(
         Vec::new()
     });
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /api/v1/admin/audit`.
+#[derive(Debug, Deserialize)]
+pub struct AuditParams {
+    /// Only this appointment's entries.
+    appointment_id: Option<AppointmentId>,
+    /// Only this user's.
+    actor_id: Option<UserId>,
+    /// Only entries older than this id (the next page).
+    before: Option<u64>,
+    /// Page size, 1 to 500 (default 100).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/admin/audit`: who read or changed which notes, newest
+/// first.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiQuery(q): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let entries = state
+        .store
+        .audit_log(AuditQuery {
+            appointment: q.appointment_id,
+            actor: q.actor_id,
+            before: q.before,
+            limit: q.limit.unwrap_or(100).clamp(1, 500),
+        })
+        .await?;
+    tracing::info!(admin = %admin.user, entries = entries.len(), "audit log read");
+    Ok(Json(entries))
 }

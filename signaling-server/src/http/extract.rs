@@ -3,7 +3,7 @@
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -38,6 +38,33 @@ impl From<JsonRejection> for ApiError {
                 ),
             },
         }
+    }
+}
+
+/// `axum::extract::Query`, with rejections as [`ApiError`]s (400).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            rejection.body_text(),
+        )
+    }
+}
+
+/// `axum::extract::Path`, with rejections as [`ApiError`]s: a malformed id
+/// is answered like an unknown one (404).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
     }
 }
 

@@ -2,7 +2,9 @@
 
 mod accounts;
 mod admin;
+mod appointments;
 mod attachments;
+mod doctors;
 mod extract;
 mod ops;
 mod ws;
@@ -10,7 +12,7 @@ mod ws;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use extract::ApiJson;
 
@@ -43,6 +45,53 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/attachments/{id}/thumbnail",
             get(attachments::thumbnail),
+        )
+        .route("/api/v1/admin/audit", get(admin::audit_log))
+        .route("/api/v1/doctors", get(doctors::search))
+        .route("/api/v1/doctors/{id}", get(doctors::profile))
+        .route("/api/v1/doctors/{id}/profile", put(doctors::put_profile))
+        .route("/api/v1/doctors/{id}/slots", get(doctors::slots))
+        .route(
+            "/api/v1/appointments",
+            post(appointments::book).get(appointments::changes),
+        )
+        .route("/api/v1/appointments/{id}", get(appointments::get))
+        .route(
+            "/api/v1/appointments/{id}/confirm",
+            post(appointments::transition::<{ appointments::CONFIRM }>),
+        )
+        .route(
+            "/api/v1/appointments/{id}/reject",
+            post(appointments::transition::<{ appointments::REJECT }>),
+        )
+        .route(
+            "/api/v1/appointments/{id}/cancel",
+            post(appointments::transition::<{ appointments::CANCEL }>),
+        )
+        .route(
+            "/api/v1/appointments/{id}/complete",
+            post(appointments::complete),
+        )
+        .route(
+            "/api/v1/appointments/{id}/reschedule",
+            post(appointments::reschedule),
+        )
+        .route(
+            "/api/v1/appointments/{id}/notes",
+            get(appointments::read_notes).put(appointments::write_notes),
+        )
+        .route(
+            "/api/v1/appointments/{id}/notes/amendments",
+            post(appointments::amend_notes),
+        )
+        .route("/api/v1/appointments/{id}/rating", post(appointments::rate))
+        .route(
+            "/api/v1/appointments/{id}/visits",
+            get(appointments::visits),
+        )
+        .route(
+            "/api/v1/calls/{id}/quality",
+            post(appointments::report_quality),
         )
         .route("/api/v1/ws", get(ws::upgrade))
         .fallback(ops::not_found)

@@ -4,7 +4,7 @@
 
 use super::hub::JoinRequest;
 use super::outbox::{ConnTx, Outbox, Outgoing};
-use super::{Signaling, chat};
+use super::{Signaling, chat, rooms};
 use crate::auth::Authed;
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -336,6 +336,8 @@ async fn handle_text(state: &AppState, session: SessionId, user: &UserSummary, t
                 // Awaited here, not spawned: one connection's chat messages
                 // are handled in the order it sent them.
                 chat::handle(state, session, user, envelope.req, envelope.msg).await;
+            } else if rooms::is_room(&envelope.msg) {
+                rooms::handle(state, session, user, envelope.req, envelope.msg).await;
             } else {
                 signaling.run(|hub, now| hub.handle(now, session, envelope.req, envelope.msg));
             }

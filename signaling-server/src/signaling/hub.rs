@@ -11,11 +11,12 @@ use super::ice::IceServers;
 use super::outbox::{ConnId, ConnTx, Outbox, Outgoing};
 use crate::storage::{CallEnd, CallRow};
 use axum::extract::ws::Utf8Bytes;
+use clinicall_protocol::appointments::Appointment;
 use clinicall_protocol::chat::ChatMessage;
 use clinicall_protocol::{
-    CallId, ClientMessage, ConnectionLimits, Contact, ConversationId, EndReason, ErrorCode,
-    PROTOCOL_VERSION, Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal, UserId,
-    UserSummary,
+    AppointmentId, CallId, ClientMessage, ConnectionLimits, Contact, ConversationId, EndReason,
+    ErrorCode, PROTOCOL_VERSION, Resume, Role, SNAPSHOT_PAGE, ServerMessage, SessionId, Signal,
+    UserId, UserSummary,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -168,6 +169,28 @@ pub struct Hub {
     /// instead of a copy in every patient's contacts.
     doctors: HashMap<UserId, UserSummary>,
     shutting_down: bool,
+    /// Appointments' waiting rooms: who waits, on which device.
+    waiting: HashMap<AppointmentId, Waiting>,
+}
+
+/// An appointment's waiting room, as the connection layer names it after
+/// loading the appointment.
+#[derive(Clone, Debug)]
+pub struct Room {
+    /// The appointment.
+    pub appointment_id: AppointmentId,
+    /// Its patient, the one who waits.
+    pub patient: UserSummary,
+    /// Its doctor, who admits.
+    pub doctor: UserId,
+}
+
+/// A patient in an appointment's waiting room.
+#[derive(Debug)]
+struct Waiting {
+    patient: UserSummary,
+    doctor: UserId,
+    session: SessionId,
 }
 
 type Effects = Vec<Effect>;
@@ -190,6 +213,7 @@ impl Hub {
             call_of_user: HashMap::new(),
             doctors,
             shutting_down: false,
+            waiting: HashMap::new(),
         }
     }
 
@@ -645,9 +669,15 @@ impl Hub {
             | ClientMessage::ChatSend { .. }
             | ClientMessage::ChatFetch { .. }
             | ClientMessage::ChatRead { .. }
-            | ClientMessage::ChatTyping { .. } => Err(Refusal::new(
+            | ClientMessage::ChatTyping { .. }
+            // Waiting rooms need the appointment from storage: the
+            // connection hands them to `signaling::rooms`, which calls the
+            // `room_*` methods below.
+            | ClientMessage::RoomJoin { .. }
+            | ClientMessage::RoomLeave { .. }
+            | ClientMessage::RoomAdmit { .. } => Err(Refusal::new(
                 ErrorCode::Internal,
-                "chat messages are not handled here",
+                "chat and room messages are not handled here",
                 None,
             )),
         };
@@ -1089,6 +1119,7 @@ impl Hub {
             return Vec::new();
         };
         let user_id = session.user;
+        self.leave_waiting_rooms(session_id);
         let mut effects = Vec::new();
         if let Some(call_id) = self.call_of_user.get(&user_id).copied()
             && let Some(call) = self.calls.get_mut(&call_id)
@@ -1319,6 +1350,144 @@ impl Hub {
             },
         );
         self.send_to_user(peer, &frame);
+    }
+
+    /// An appointment was booked or changed: every device of its doctor and
+    /// of its patient hears it, numbered like chat (a device in its resume
+    /// grace gets it on resume). Offline users catch up by cursor.
+    pub fn appointment_changed(&mut self, appointment: Appointment) {
+        let mut audience = self.sessions_of(appointment.doctor.id);
+        audience.extend(self.sessions_of(appointment.patient.id));
+        let msg = ServerMessage::AppointmentChanged { appointment };
+        for session in audience {
+            self.push(session, None, msg.clone());
+        }
+    }
+
+    /// Whether the patient waits in the room, on a session that still
+    /// exists (a device gone past its resume grace no longer waits).
+    fn is_waiting(&self, appointment_id: AppointmentId) -> bool {
+        self.waiting
+            .get(&appointment_id)
+            .is_some_and(|w| self.sessions.contains_key(&w.session))
+    }
+
+    /// Tells `origin` (with its `req`) and the doctor's other devices
+    /// whether the patient waits.
+    fn room_announce(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let msg = ServerMessage::RoomWaiting {
+            appointment_id: room.appointment_id,
+            waiting: self.is_waiting(room.appointment_id),
+            patient: room.patient,
+        };
+        self.push(origin, req, msg.clone());
+        for session in self.sessions_of(room.doctor) {
+            if session != origin {
+                self.push(session, None, msg.clone());
+            }
+        }
+    }
+
+    /// The appointment's patient (already authorized) enters its waiting
+    /// room from `origin`.
+    pub fn room_join(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let waiting = Waiting {
+            patient: room.patient.clone(),
+            doctor: room.doctor,
+            session: origin,
+        };
+        self.waiting.insert(room.appointment_id, waiting);
+        self.room_announce(origin, req, room);
+    }
+
+    /// The appointment's patient leaves its waiting room.
+    pub fn room_leave(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        self.waiting.remove(&room.appointment_id);
+        self.room_announce(origin, req, room);
+    }
+
+    /// The appointment's doctor asks whether its patient waits.
+    pub fn room_state(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let msg = ServerMessage::RoomWaiting {
+            appointment_id: room.appointment_id,
+            waiting: self.is_waiting(room.appointment_id),
+            patient: room.patient,
+        };
+        self.push(origin, req, msg);
+    }
+
+    /// A session ended: its patient no longer waits in the rooms it waited
+    /// in, and their doctors' devices hear it.
+    fn leave_waiting_rooms(&mut self, session_id: SessionId) {
+        let gone: Vec<AppointmentId> = self
+            .waiting
+            .iter()
+            .filter(|(_, w)| w.session == session_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for appointment_id in gone {
+            let Some(w) = self.waiting.remove(&appointment_id) else {
+                continue;
+            };
+            let msg = ServerMessage::RoomWaiting {
+                appointment_id,
+                patient: w.patient,
+                waiting: false,
+            };
+            for session in self.sessions_of(w.doctor) {
+                self.push(session, None, msg.clone());
+            }
+        }
+    }
+
+    /// The appointment's doctor admits the waiting patient: the doctor's
+    /// device `origin` calls the patient, labelled with the appointment.
+    /// Refused with `not_found` when nobody waits; the patient stays
+    /// waiting if the call cannot start (for example, busy).
+    pub fn room_admit(
+        &mut self,
+        now: Now,
+        origin: SessionId,
+        req: Option<String>,
+        appointment_id: AppointmentId,
+    ) -> Effects {
+        let Some(doctor) = self.sessions.get(&origin).map(|s| s.user) else {
+            return Vec::new();
+        };
+        let waiting = self
+            .waiting
+            .get(&appointment_id)
+            .filter(|w| w.doctor == doctor)
+            .map(|w| w.patient.clone());
+        let Some(patient) = waiting.filter(|_| self.is_waiting(appointment_id)) else {
+            self.reply_error(
+                origin,
+                req,
+                ErrorCode::NotFound,
+                "nobody is waiting in this room",
+                None,
+            );
+            return Vec::new();
+        };
+        let label = Some(appointment_id.to_string());
+        match self.invite(now, origin, doctor, req.clone(), patient.id, label) {
+            Ok(effects) => {
+                self.waiting.remove(&appointment_id);
+                let msg = ServerMessage::RoomWaiting {
+                    appointment_id,
+                    patient,
+                    waiting: false,
+                };
+                for session in self.sessions_of(doctor) {
+                    self.push(session, None, msg.clone());
+                }
+                effects
+            }
+            Err(refusal) => {
+                self.reply_error(origin, req, refusal.code, refusal.message, refusal.call_id);
+                Vec::new()
+            }
+        }
     }
 
     fn sessions_of(&self, user: UserId) -> Vec<SessionId> {
@@ -1701,6 +1870,68 @@ mod tests {
         assert!(hub.watchers.is_empty(), "{:?}", hub.watchers);
         assert!(hub.calls.is_empty());
         assert!(hub.call_of_user.is_empty());
+    }
+
+    #[test]
+    fn admitting_the_waiting_patient_rings_them_and_a_gone_patient_stops_waiting() {
+        let base = Instant::now();
+        let mut hub = hub();
+        let doc = user(Role::Doctor, "D");
+        let pat = user(Role::Patient, "P");
+        let mut d1 = join(&mut hub, at(base, 0), &doc, &[&pat], 1);
+        let mut p1 = join(&mut hub, at(base, 0), &pat, &[&doc], 2);
+        d1.drain(); // the patient's presence
+        let room = |appointment_id| Room {
+            appointment_id,
+            patient: pat.clone(),
+            doctor: doc.id,
+        };
+        let waiting = |appointment_id, waiting| ServerMessage::RoomWaiting {
+            appointment_id,
+            patient: pat.clone(),
+            waiting,
+        };
+        let (first, second) = (AppointmentId::random(), AppointmentId::random());
+
+        // Nobody waits: admit is refused and nothing rings.
+        let effects = hub.room_admit(at(base, 1), d1.session, None, first);
+        assert!(effects.is_empty());
+        assert!(matches!(
+            d1.drain().as_slice(),
+            [ServerMessage::Error {
+                code: ErrorCode::NotFound,
+                ..
+            }]
+        ));
+
+        hub.room_join(p1.session, Some("j".into()), room(first));
+        assert_eq!(p1.drain(), vec![waiting(first, true)]);
+        assert_eq!(d1.drain(), vec![waiting(first, true)]);
+        let effects = hub.room_admit(at(base, 2), d1.session, None, first);
+        assert!(effects.iter().any(
+            |e| matches!(e, Effect::CallStarted(row) if row.callee == pat.id
+                    && row.appointment_id == Some(first.to_string()))
+        ));
+        let to_doctor = d1.drain();
+        assert!(matches!(
+            to_doctor.as_slice(),
+            [
+                ServerMessage::CallRinging { .. },
+                ServerMessage::RoomWaiting { waiting: false, .. }
+            ]
+        ));
+        assert!(matches!(
+            p1.drain().as_slice(),
+            [ServerMessage::CallIncoming { appointment_id: Some(label), .. }] if *label == first.to_string()
+        ));
+
+        // Waiting in another room, then gone for good: the doctor hears it.
+        hub.room_join(p1.session, None, room(second));
+        d1.drain();
+        hub.leave(at(base, 3), p1.session, p1.conn);
+        assert!(d1.drain().contains(&waiting(second, false)));
+        let effects = hub.room_admit(at(base, 5), d1.session, None, second);
+        assert!(effects.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod connection;
 pub mod hub;
 pub mod ice;
 pub mod outbox;
+pub mod rooms;
 
 use crate::storage::Store;
 use crate::util::now_ms;

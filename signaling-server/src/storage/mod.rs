@@ -2,15 +2,21 @@
 //! SQLite today and on PostgreSQL later through the same code paths.
 
 mod sqlite;
+mod sqlite_appointments;
 mod sqlite_chat;
 
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use clinicall_protocol::appointments::{
+    Appointment, AuditEntry, DoctorProfile, Mode, Notes, ProfileDetails, QualitySummary, Status,
+    Visit,
+};
 use clinicall_protocol::chat::{AttachmentMeta, ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
 use clinicall_protocol::{
-    AttachmentId, CallId, ConversationId, EndReason, MessageId, Role, UserId, UserSummary,
+    AppointmentId, AttachmentId, CallId, ConversationId, EndReason, MessageId, Role, UserId,
+    UserSummary,
 };
 use std::path::Path;
 use uuid::Uuid;
@@ -34,6 +40,14 @@ pub enum StoreError {
     /// that conversation.
     #[error("attachment {0} was not uploaded by the sender to this conversation")]
     AttachmentNotUsable(AttachmentId),
+    /// Booking: the doctor already has a live appointment at this start
+    /// (the database's unique index said so).
+    #[error("slot taken")]
+    SlotTaken,
+    /// The appointment is no longer in the state the change was decided
+    /// for (a concurrent change won); nothing changed.
+    #[error("appointment changed concurrently")]
+    Conflict,
     /// The database failed; the operation changed nothing.
     #[error("database error: {0}")]
     Database(String),
@@ -181,6 +195,97 @@ pub struct AttachmentRow {
     pub created_at_ms: i64,
 }
 
+/// A booking to store (status `pending`).
+#[derive(Clone, Debug)]
+pub struct NewBooking {
+    /// The doctor.
+    pub doctor: UserId,
+    /// The patient.
+    pub patient: UserId,
+    /// Slot start and end, Unix ms.
+    pub start_ms: i64,
+    /// Slot end, Unix ms.
+    pub end_ms: i64,
+    /// Video or chat.
+    pub mode: Mode,
+    /// The patient's reason.
+    pub reason: String,
+    /// Unix ms.
+    pub now_ms: i64,
+}
+
+/// A change to one appointment, applied only if its status is still
+/// `expected` (compare and set).
+#[derive(Clone, Debug)]
+pub struct ChangeRequest {
+    /// The appointment.
+    pub id: AppointmentId,
+    /// Who makes the change (for the audit log when notes are written).
+    pub actor: UserId,
+    /// The status the change was decided for.
+    pub expected: Status,
+    /// What changes.
+    pub change: Change,
+    /// Unix ms.
+    pub now_ms: i64,
+}
+
+/// What a [`ChangeRequest`] changes.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A workflow transition.
+    Status {
+        /// The new status.
+        to: Status,
+        /// Replaces the doctor's comment when given.
+        doctor_comment: Option<String>,
+        /// Who cancelled, for `cancelled`.
+        cancelled_by: Option<UserId>,
+        /// Replaces the notes when given (on completion).
+        notes: Option<String>,
+    },
+    /// Draft notes replaced.
+    Notes(String),
+    /// An amendment to final notes.
+    Amendment(String),
+    /// The patient's rating; refused (`Conflict`) if one exists.
+    Rating {
+        /// 1 to 5.
+        rating: u8,
+        /// Optional text.
+        review: Option<String>,
+    },
+}
+
+/// A reschedule: the old appointment becomes `rescheduled` and a new
+/// `scheduled` one takes the new slot, in one transaction.
+#[derive(Clone, Debug)]
+pub struct RescheduleRequest {
+    /// The appointment to move (must still be `scheduled`).
+    pub id: AppointmentId,
+    /// New slot start, Unix ms.
+    pub start_ms: i64,
+    /// New slot end, Unix ms.
+    pub end_ms: i64,
+    /// The doctor's comment, on both.
+    pub doctor_comment: Option<String>,
+    /// Unix ms.
+    pub now_ms: i64,
+}
+
+/// Which audit entries to list, newest first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditQuery {
+    /// Only this appointment's.
+    pub appointment: Option<AppointmentId>,
+    /// Only this user's.
+    pub actor: Option<UserId>,
+    /// Only entries with a smaller id (paging back).
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// Everything the server persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -296,6 +401,79 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_attachment(&self, attachment: AttachmentRow) -> Result<(), StoreError>;
     /// An attachment by id.
     async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRow>, StoreError>;
+
+    /// A doctor's profile (defaults if never written); `None` if `id` is
+    /// not a doctor.
+    async fn doctor_profile(&self, id: UserId) -> Result<Option<DoctorProfile>, StoreError>;
+    /// Writes a doctor's profile. `NotFound` if `id` is not a doctor.
+    async fn put_doctor_profile(
+        &self,
+        id: UserId,
+        details: ProfileDetails,
+        now_ms: i64,
+    ) -> Result<DoctorProfile, StoreError>;
+    /// Doctors whose name contains `name` and whose specialization is
+    /// `specialization` (both case-insensitive, both optional), ordered by
+    /// name then id.
+    async fn search_doctors(
+        &self,
+        name: Option<String>,
+        specialization: Option<String>,
+    ) -> Result<Vec<DoctorProfile>, StoreError>;
+    /// Starts of the doctor's live (pending, scheduled, completed)
+    /// appointments in `[from_ms, to_ms)`.
+    async fn booked_starts(
+        &self,
+        doctor: UserId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Stores a booking; `SlotTaken` if the slot is held.
+    async fn book(&self, booking: NewBooking) -> Result<Appointment, StoreError>;
+    /// An appointment by id.
+    async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError>;
+    /// Applies a change if the status is still the expected one
+    /// (`Conflict` otherwise). Notes written are audited in the same
+    /// transaction.
+    async fn change_appointment(&self, req: ChangeRequest) -> Result<Appointment, StoreError>;
+    /// Moves a scheduled appointment to a new slot: returns the old (now
+    /// `rescheduled`) and the new one. `SlotTaken` or `Conflict` change
+    /// nothing.
+    async fn reschedule(
+        &self,
+        req: RescheduleRequest,
+    ) -> Result<(Appointment, Appointment), StoreError>;
+    /// `user`'s appointments (as doctor or patient) changed after `since`,
+    /// in change order, at most `limit`, and whether more follow.
+    async fn appointments_changed(
+        &self,
+        user: UserId,
+        since: u64,
+        limit: u32,
+    ) -> Result<(Vec<Appointment>, bool), StoreError>;
+    /// Reads an appointment's notes and amendments, recording the read in
+    /// the audit log in the same transaction.
+    async fn read_notes(
+        &self,
+        id: AppointmentId,
+        reader: UserId,
+        now_ms: i64,
+    ) -> Result<Notes, StoreError>;
+    /// The calls labelled with this appointment, oldest first, with the
+    /// parties' quality reports.
+    async fn appointment_visits(&self, id: AppointmentId) -> Result<Vec<Visit>, StoreError>;
+    /// Stores (or replaces) a party's quality report on an ended call.
+    /// `NotFound` if the call does not exist or `user` is not a party;
+    /// `Conflict` if it has not ended.
+    async fn put_call_quality(
+        &self,
+        call: CallId,
+        user: UserId,
+        summary: QualitySummary,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Audit entries, newest first.
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Writes a consistent copy of the database to `path`.
     async fn backup(&self, path: &Path) -> Result<(), StoreError>;

@@ -2,16 +2,21 @@
 //! tokio's blocking pool: signaling does few writes (logins, call records),
 //! and a single writer is what SQLite wants anyway.
 
+use super::sqlite_appointments as appts;
 use super::sqlite_chat as chat;
 use super::{
-    AttachmentRow, CallEnd, CallRow, ConversationRow, Credentials, NewChatMessage, Page,
-    RefreshRejection, Refreshed, Store, StoreError, Stored,
+    AttachmentRow, AuditQuery, CallEnd, CallRow, ChangeRequest, ConversationRow, Credentials,
+    NewBooking, NewChatMessage, Page, RefreshRejection, Refreshed, RescheduleRequest, Store,
+    StoreError, Stored,
 };
 use async_trait::async_trait;
+use clinicall_protocol::appointments::{
+    Appointment, AuditEntry, DoctorProfile, Notes, ProfileDetails, QualitySummary, Visit,
+};
 use clinicall_protocol::chat::{ChatMessage, ConversationSummary};
 use clinicall_protocol::rest::{Account, CallRecord};
 use clinicall_protocol::{
-    AttachmentId, CallId, ConversationId, EndReason, Role, UserId, UserSummary,
+    AppointmentId, AttachmentId, CallId, ConversationId, EndReason, Role, UserId, UserSummary,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -30,6 +35,8 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_init.sql")),
         M::up(include_str!("../../migrations/0002_chat.sql")),
+        M::up(include_str!("../../migrations/0003_appointments.sql")),
+        M::up(include_str!("../../migrations/0004_call_quality.sql")),
     ])
 }
 
@@ -111,6 +118,28 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> Result<UserSummary, rusqlite::Er
 fn rfc3339(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub(super) const CALL_SELECT: &str =
+    "SELECT id, caller_id, callee_id, appointment_id, rung_at, answered_at, ended_at,
+            end_reason, ended_by, duration_ms
+     FROM calls";
+
+pub(super) fn call_record_from_row(row: &rusqlite::Row<'_>) -> Result<CallRecord, rusqlite::Error> {
+    let ended_by: Option<String> = row.get(8)?;
+    let end_reason: Option<String> = row.get(7)?;
+    Ok(CallRecord {
+        id: CallId(parse_id(row.get(0)?)?),
+        caller: UserId(parse_id(row.get(1)?)?),
+        callee: UserId(parse_id(row.get(2)?)?),
+        appointment_id: row.get(3)?,
+        rung_at: rfc3339(row.get(4)?),
+        answered_at: row.get::<_, Option<i64>>(5)?.map(rfc3339),
+        ended_at: row.get::<_, Option<i64>>(6)?.map(rfc3339),
+        end_reason: end_reason.as_deref().map(end_reason_from_str),
+        ended_by: ended_by.map(parse_id).transpose()?.map(UserId),
+        duration_ms: row.get::<_, Option<i64>>(9)?.map(|d| d.max(0) as u64),
+    })
 }
 
 fn end_reason_from_str(s: &str) -> EndReason {
@@ -460,35 +489,36 @@ impl Store for SqliteStore {
     async fn calls(&self, user: Option<UserId>, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
         self.with(move |c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT id, caller_id, callee_id, appointment_id, rung_at, answered_at,
-                            ended_at, end_reason, ended_by, duration_ms
-                     FROM calls
+                .prepare_cached(&format!(
+                    "{CALL_SELECT}
                      WHERE ?1 IS NULL OR caller_id = ?1 OR callee_id = ?1
-                     ORDER BY rung_at DESC LIMIT ?2",
-                )
+                     ORDER BY rung_at DESC LIMIT ?2"
+                ))
                 .map_err(db_err)?;
             let rows = stmt
-                .query_map(params![user.map(|u| u.to_string()), limit], |row| {
-                    let ended_by: Option<String> = row.get(8)?;
-                    let end_reason: Option<String> = row.get(7)?;
-                    Ok(CallRecord {
-                        id: CallId(parse_id(row.get(0)?)?),
-                        caller: UserId(parse_id(row.get(1)?)?),
-                        callee: UserId(parse_id(row.get(2)?)?),
-                        appointment_id: row.get(3)?,
-                        rung_at: rfc3339(row.get(4)?),
-                        answered_at: row.get::<_, Option<i64>>(5)?.map(rfc3339),
-                        ended_at: row.get::<_, Option<i64>>(6)?.map(rfc3339),
-                        end_reason: end_reason.as_deref().map(end_reason_from_str),
-                        ended_by: ended_by.map(parse_id).transpose()?.map(UserId),
-                        duration_ms: row.get::<_, Option<i64>>(9)?.map(|d| d.max(0) as u64),
-                    })
-                })
+                .query_map(
+                    params![user.map(|u| u.to_string()), limit],
+                    call_record_from_row,
+                )
                 .map_err(db_err)?;
             rows.collect::<Result<_, _>>().map_err(db_err)
         })
         .await
+    }
+
+    async fn appointment_visits(&self, id: AppointmentId) -> Result<Vec<Visit>, StoreError> {
+        self.with(move |c| appts::visits(c, id)).await
+    }
+
+    async fn put_call_quality(
+        &self,
+        call: CallId,
+        user: UserId,
+        summary: QualitySummary,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.with(move |c| appts::put_call_quality(c, call, user, summary, now_ms))
+            .await
     }
 
     async fn open_conversation(
@@ -549,6 +579,82 @@ impl Store for SqliteStore {
 
     async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRow>, StoreError> {
         self.with(move |c| chat::attachment(c, id)).await
+    }
+
+    async fn doctor_profile(&self, id: UserId) -> Result<Option<DoctorProfile>, StoreError> {
+        self.with(move |c| appts::doctor_profile(c, id)).await
+    }
+
+    async fn put_doctor_profile(
+        &self,
+        id: UserId,
+        details: ProfileDetails,
+        now_ms: i64,
+    ) -> Result<DoctorProfile, StoreError> {
+        self.with(move |c| appts::put_doctor_profile(c, id, details, now_ms))
+            .await
+    }
+
+    async fn search_doctors(
+        &self,
+        name: Option<String>,
+        specialization: Option<String>,
+    ) -> Result<Vec<DoctorProfile>, StoreError> {
+        self.with(move |c| appts::search_doctors(c, name, specialization))
+            .await
+    }
+
+    async fn booked_starts(
+        &self,
+        doctor: UserId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.with(move |c| appts::booked_starts(c, doctor, from_ms, to_ms))
+            .await
+    }
+
+    async fn book(&self, booking: NewBooking) -> Result<Appointment, StoreError> {
+        self.with(move |c| appts::book(c, booking)).await
+    }
+
+    async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
+        self.with(move |c| appts::appointment(c, id)).await
+    }
+
+    async fn change_appointment(&self, req: ChangeRequest) -> Result<Appointment, StoreError> {
+        self.with(move |c| appts::change_appointment(c, req)).await
+    }
+
+    async fn reschedule(
+        &self,
+        req: RescheduleRequest,
+    ) -> Result<(Appointment, Appointment), StoreError> {
+        self.with(move |c| appts::reschedule(c, req)).await
+    }
+
+    async fn appointments_changed(
+        &self,
+        user: UserId,
+        since: u64,
+        limit: u32,
+    ) -> Result<(Vec<Appointment>, bool), StoreError> {
+        self.with(move |c| appts::appointments_changed(c, user, since, limit))
+            .await
+    }
+
+    async fn read_notes(
+        &self,
+        id: AppointmentId,
+        reader: UserId,
+        now_ms: i64,
+    ) -> Result<Notes, StoreError> {
+        self.with(move |c| appts::read_notes(c, id, reader, now_ms))
+            .await
+    }
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(move |c| appts::audit_log(c, query)).await
     }
 
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {

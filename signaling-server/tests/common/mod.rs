@@ -83,6 +83,19 @@ impl TestServer {
         req.send().await.unwrap()
     }
 
+    pub async fn put<B: Serialize>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> reqwest::Response {
+        let mut req = self.http.put(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.http.get(self.url(path));
         if let Some(token) = token {
@@ -316,6 +329,20 @@ impl Client {
             self.last_seq = env.seq;
         }
         env
+    }
+
+    /// Sends `msg` with a fresh `req` and returns the reply carrying it
+    /// (skipping whatever else arrives first).
+    pub async fn request(&mut self, msg: ClientMessage) -> ServerMessage {
+        let req = uuid_short();
+        self.send_env(ClientEnvelope::with_req(req.clone(), msg))
+            .await;
+        loop {
+            let env = self.recv().await;
+            if env.req.as_deref() == Some(req.as_str()) {
+                return env.msg;
+            }
+        }
     }
 
     /// Skips messages until one matches; panics if none within PROMPT.
