@@ -432,6 +432,9 @@ pub enum AuditAction {
     NotesWritten,
     /// An amendment was added to final notes.
     NotesAmended,
+    /// Someone tried to read, write or amend the notes and was refused
+    /// (not a party, not allowed, or the notes are final).
+    NotesRefused,
 }
 
 impl AuditAction {
@@ -441,6 +444,7 @@ impl AuditAction {
             AuditAction::NotesRead => "notes_read",
             AuditAction::NotesWritten => "notes_written",
             AuditAction::NotesAmended => "notes_amended",
+            AuditAction::NotesRefused => "notes_refused",
         }
     }
 }
@@ -451,6 +455,7 @@ impl std::str::FromStr for AuditAction {
         match s {
             "notes_read" => Ok(AuditAction::NotesRead),
             "notes_written" => Ok(AuditAction::NotesWritten),
+            "notes_refused" => Ok(AuditAction::NotesRefused),
             "notes_amended" => Ok(AuditAction::NotesAmended),
             other => Err(format!("unknown audit action {other:?}")),
         }

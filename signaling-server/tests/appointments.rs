@@ -925,6 +925,22 @@ async fn notes_are_final_once_completed_amendments_are_kept_and_every_access_is_
     .await;
     refused(resp, 409, ErrorCode::InvalidTransition).await;
 
+    // A stranger's attempt is refused like a missing appointment, and
+    // recorded; a made-up id records nothing.
+    let stranger = s.user(Role::Patient, "Nosy").await;
+    refused(
+        read_notes(s, &stranger, a.id).await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    refused(
+        read_notes(s, &stranger, AppointmentId::random()).await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+
     let notes: Notes = read_notes(s, patient, a.id).await.json().await.unwrap();
     assert_eq!(notes.text.as_deref(), Some("Final: viral, rest."));
     assert!(notes.locked);
@@ -944,17 +960,25 @@ async fn notes_are_final_once_completed_amendments_are_kept_and_every_access_is_
         got,
         vec![
             (patient.id(), AuditAction::NotesRead),
+            (stranger.id(), AuditAction::NotesRefused),
             (doctor.id(), AuditAction::NotesAmended),
+            (patient.id(), AuditAction::NotesRefused),
+            (doctor.id(), AuditAction::NotesRefused),
             (doctor.id(), AuditAction::NotesWritten),
             (doctor.id(), AuditAction::NotesRead),
+            (patient.id(), AuditAction::NotesRefused),
             (doctor.id(), AuditAction::NotesWritten),
+            (patient.id(), AuditAction::NotesRefused),
         ]
     );
     assert!(trail.windows(2).all(|w| w[0].id > w[1].id));
     assert!(trail.iter().all(|e| e.appointment_id == a.id));
-    // Refused reads and writes left no trace; filters and paging work.
+    // Refused reads and writes are recorded as attempts; filters and
+    // paging work.
     let by_patient = audit(s, &format!("actor_id={}", patient.id())).await;
-    assert_eq!(by_patient.len(), 1);
+    assert_eq!(by_patient.len(), 4);
+    let by_stranger = audit(s, &format!("actor_id={}", stranger.id())).await;
+    assert_eq!(by_stranger.len(), 1, "the made-up id left no row");
     let older = audit(
         s,
         &format!("appointment_id={}&before={}&limit=2", a.id, trail[1].id),

@@ -357,10 +357,35 @@ pub async fn read_notes(
     authed: Authed,
     ApiPath(id): ApiPath<AppointmentId>,
 ) -> Result<Json<Notes>, ApiError> {
-    decide(&state, &authed, id, Action::ReadNotes, "read_notes").await?;
+    let decided = decide(&state, &authed, id, Action::ReadNotes, "read_notes").await;
+    audited(&state, &authed, id, decided).await?;
     Ok(Json(
         state.store.read_notes(id, authed.user, now_ms()).await?,
     ))
+}
+
+/// Passes `result` through; a refusal to touch the notes is written to
+/// the audit log first (who tried, on which appointment), so an admin sees
+/// attempts as well as accesses.
+async fn audited<T>(
+    state: &AppState,
+    authed: &Authed,
+    id: AppointmentId,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Err(refused) = &result
+        && matches!(
+            refused.status,
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::CONFLICT
+        )
+        && let Err(e) = state
+            .store
+            .audit_notes_refused(id, authed.user, now_ms())
+            .await
+    {
+        tracing::error!(error = %e, appointment = %id, "could not audit a refused notes access");
+    }
+    result
 }
 
 /// `PUT /api/v1/appointments/{id}/notes`: the doctor writes draft notes
@@ -399,8 +424,8 @@ async fn notes_change(
     } else {
         ("write_notes", Change::Notes(body.text))
     };
-    let after = apply(&state, &authed, id, (action, name), |_, _| Ok(change)).await?;
-    Ok(Json(after))
+    let applied = apply(&state, &authed, id, (action, name), |_, _| Ok(change)).await;
+    Ok(Json(audited(&state, &authed, id, applied).await?))
 }
 
 /// `POST /api/v1/appointments/{id}/rating`: the patient rates a completed

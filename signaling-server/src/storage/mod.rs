@@ -472,6 +472,14 @@ pub trait Store: Send + Sync + 'static {
         summary: QualitySummary,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Records that `actor` was refused access to the notes of `id`, if
+    /// that appointment exists (a made-up id has nothing to audit).
+    async fn audit_notes_refused(
+        &self,
+        id: AppointmentId,
+        actor: UserId,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Audit entries, newest first.
     async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 

@@ -653,6 +653,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn audit_notes_refused(
+        &self,
+        id: AppointmentId,
+        actor: UserId,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.with(move |c| appts::audit_notes_refused(c, id, actor, now_ms))
+            .await
+    }
+
     async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.with(move |c| appts::audit_log(c, query)).await
     }

@@ -572,6 +572,27 @@ pub(super) fn read_notes(
     })
 }
 
+pub(super) fn audit_notes_refused(
+    c: &Connection,
+    id: AppointmentId,
+    actor: UserId,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO audit_log (at, actor_id, action, appointment_id)
+         SELECT ?1, ?2, ?3, id FROM appointments WHERE id = ?4",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        now_ms,
+        actor.to_string(),
+        AuditAction::NotesRefused.as_str(),
+        id.to_string()
+    ])
+    .map_err(db_err)?;
+    Ok(())
+}
+
 pub(super) fn audit_log(c: &Connection, q: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
     let before = q.before.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     let mut stmt = c
