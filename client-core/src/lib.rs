@@ -10,13 +10,16 @@
 //! - [`cache`]: the offline-first chat cache (SQLCipher), its outbox,
 //!   sync cursors, search and attachment files;
 //! - [`chat`]: the chat sync engine between that cache and the server
-//!   (outbox, resync by cursor, pushes).
+//!   (outbox, resync by cursor, pushes);
+//! - [`feed`]: how the driver hands the sync engines their part of the
+//!   signaling stream.
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod call;
 pub mod chat;
 pub mod driver;
+pub mod feed;
 pub mod media;
 pub mod signaling;
 

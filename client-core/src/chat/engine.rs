@@ -1,10 +1,11 @@
 //! The chat engine's task: sync on connect, drain the outbox, store pushes,
 //! fill holes. See the module docs of [`crate::chat`].
 
-use super::feed::{ChatFeed, FeedItem};
+use super::ChatFeed;
 use super::handle::{ChatError, ChatEvent, ChatHandle};
 use super::pacer::Pacer;
 use crate::cache::{CacheError, ChatCache, OutboxItem};
+use crate::feed::FeedItem;
 use crate::protocol::chat::MAX_FETCH;
 use crate::protocol::{ClientMessage, ConversationId, ServerMessage};
 use crate::signaling::SignalingClient;
@@ -69,7 +70,7 @@ impl ChatSync {
         cache: Arc<ChatCache>,
         config: ChatSyncConfig,
     ) -> (ChatHandle, ChatFeed, mpsc::Receiver<ChatEvent>) {
-        let (feed, feed_rx) = ChatFeed::new();
+        let (feed, feed_rx) = ChatFeed::new(is_chat_push);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let engine = Engine {
@@ -94,6 +95,17 @@ impl ChatSync {
         };
         (handle, feed, events_rx)
     }
+}
+
+/// The pushes the chat engine takes from the driver.
+fn is_chat_push(msg: &ServerMessage) -> bool {
+    matches!(
+        msg,
+        ServerMessage::ChatMessage { .. }
+            | ServerMessage::ChatRead { .. }
+            | ServerMessage::ChatTyping { .. }
+            | ServerMessage::ChatConversation { .. }
+    )
 }
 
 /// Sends `msg` and waits for its reply; an `error` reply becomes
@@ -159,7 +171,7 @@ impl Engine {
                         self.emit_status().await;
                     }
                     Some(FeedItem::Push(msg)) => {
-                        if let Err(e) = self.on_push(msg).await {
+                        if let Err(e) = self.on_push(*msg).await {
                             self.failed("push", e);
                         }
                     }
