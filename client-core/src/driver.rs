@@ -69,6 +69,7 @@ use crate::chat::ChatFeed;
 use crate::feed::EngineFeed;
 use crate::media::CallStats;
 use crate::signaling::{self, DisconnectReason, SignalingClient, SignalingEvent};
+use crate::timer::sleep_until;
 use clinicall_protocol::{
     CallId, ClientMessage, Contact, IceServer, ServerMessage, Signal, UserId, UserSummary,
 };
@@ -363,8 +364,9 @@ impl CallDriver {
     }
 
     /// [`start`](Self::start), also feeding sync engines over the same
-    /// signaling client: the chat engine's [`ChatFeed`], and any other
-    /// engine's [`EngineFeed`].
+    /// signaling client: the chat engine's [`ChatFeed`], the appointments
+    /// engine's feed of
+    /// [`AppointmentSync::start`](crate::appointments::AppointmentSync::start).
     /// Each hears every connect and drop; each push goes to the first feed
     /// that takes it.
     pub fn start_with_feeds(
@@ -724,12 +726,5 @@ impl Task {
         // The app dropped its receiver: it no longer listens, which is its
         // right; the driver goes on until shut down.
         let _ = self.events.send(event).await;
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

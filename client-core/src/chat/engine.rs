@@ -9,6 +9,7 @@ use crate::feed::FeedItem;
 use crate::protocol::chat::MAX_FETCH;
 use crate::protocol::{ClientMessage, ConversationId, ServerMessage};
 use crate::signaling::SignalingClient;
+use crate::timer::sleep_until;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -449,12 +450,5 @@ impl Engine {
     async fn emit(&mut self, event: ChatEvent) {
         // Nobody listens any more: that is the app's right.
         let _ = self.events.send(event).await;
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
