@@ -16,7 +16,8 @@ use clinicall_client_core::chat::{ChatSync, ChatSyncConfig};
 use clinicall_client_core::driver::{CallDriver, CallHandle, SignalingOnlyMedia};
 use clinicall_client_core::signaling::{RestError, SignalingClient};
 use clinicall_protocol::appointments::{
-    Appointment, Mode, NewAppointment, ProfileDetails, RatingBody, ScheduleBlock, Status, Weekday,
+    Appointment, Mode, NewAppointment, ProfileDetails, RatingBody, RescheduleBody, ScheduleBlock,
+    Status, Weekday,
 };
 use clinicall_protocol::rest::Account;
 use clinicall_protocol::{AppointmentId, ErrorCode, UserId};
@@ -225,15 +226,40 @@ fn ids(list: &[Appointment]) -> Vec<AppointmentId> {
     list.iter().map(|a| a.id).collect()
 }
 
+/// A doctor and a patient, each with a synced app on their own device.
+struct Parties {
+    doctor: Account,
+    doc: AppClient,
+    pat: AppClient,
+    /// The caches' directories, which must outlive the clients: bind it
+    /// when destructuring (`..` would drop it at once).
+    _devices: [Device; 2],
+}
+
+async fn parties(server: &TestServer, doctor_name: &str) -> Parties {
+    let doctor = open_doctor(server, doctor_name).await;
+    let patient = server.patient("Pat").await;
+    let devices = [Device::new(), Device::new()];
+    let doc = AppClient::synced(server, &doctor, &devices[0]).await;
+    let pat = AppClient::synced(server, &patient, &devices[1]).await;
+    Parties {
+        doctor,
+        doc,
+        pat,
+        _devices: devices,
+    }
+}
+
 #[tokio::test]
 async fn a_booking_reaches_the_doctor_by_push_and_the_workflow_runs_through_the_client() {
     let server = TestServer::start().await;
     let slot = slots();
-    let doctor = open_doctor(&server, "Dr. Heart").await;
-    let patient = server.patient("Pat").await;
-    let (doctor_device, patient_device) = (Device::new(), Device::new());
-    let mut doc = AppClient::synced(&server, &doctor, &doctor_device).await;
-    let mut pat = AppClient::synced(&server, &patient, &patient_device).await;
+    let Parties {
+        doctor,
+        mut doc,
+        mut pat,
+        _devices,
+    } = parties(&server, "Dr. Heart").await;
 
     // Both are caught up: from here on only a push can bring the booking.
     let start = slot(1);
@@ -338,6 +364,50 @@ async fn a_booking_reaches_the_doctor_by_push_and_the_workflow_runs_through_the_
             client.account.display_name
         );
     }
+    pat.stop().await;
+    doc.stop().await;
+}
+
+#[tokio::test]
+async fn a_reschedule_stores_both_appointments_on_both_sides() {
+    let server = TestServer::start().await;
+    let slot = slots();
+    let Parties {
+        doctor,
+        doc,
+        mut pat,
+        _devices,
+    } = parties(&server, "Dr. Move").await;
+    let booked = pat.book(doctor.id, slot(1)).await.unwrap();
+    doc.appointments
+        .act(doc.rest().confirm(booked.id, None))
+        .await
+        .unwrap();
+
+    let body = RescheduleBody {
+        start_ms: slot(5),
+        comment: Some("Clinic closed that day".into()),
+    };
+    let moved = doc.appointments.reschedule(booked.id, &body).await.unwrap();
+    assert_eq!(moved.old.status, Status::Rescheduled);
+    assert_eq!(moved.old.rescheduled_to, Some(moved.new.id));
+    for a in [&moved.old, &moved.new] {
+        assert_eq!(
+            doc.cache().appointment(a.id).await.unwrap().as_ref(),
+            Some(a)
+        );
+    }
+    let new = pat.changed(moved.new.id).await;
+    assert_eq!(new.start_ms, slot(5));
+    let mut old = pat.cache().appointment(booked.id).await.unwrap().unwrap();
+    while old.status != Status::Rescheduled {
+        old = pat.changed(booked.id).await;
+    }
+    let now = now_ms();
+    let upcoming = pat.cache().upcoming_appointments(now).await.unwrap();
+    assert_eq!(ids(&upcoming), vec![moved.new.id]);
+    let past = pat.cache().past_appointments(now).await.unwrap();
+    assert_eq!(ids(&past), vec![booked.id]);
     pat.stop().await;
     doc.stop().await;
 }
