@@ -17,7 +17,7 @@
 //! | [`MediaEventSink::stats`] | [`DriverEvent::MediaStats`] |
 //! | `ice_servers` of a `welcome` | [`MediaEngine::set_ice_servers`] |
 //! | [`CallHandle`] commands | `Dial`, `Accept`, `Reject`, `Cancel`, `HangUp` |
-//! | connects, drops, `chat_*` pushes | the chat engine's [`ChatFeed`], if any |
+//! | connects, drops, and the pushes each engine takes (`chat_*`, `appointment_changed`) | the sync engines' [`EngineFeed`]s, if any |
 //! | [`CallMachine::poll_timeout`] | [`CallMachine::handle_timeout`] (`sleep_until`) |
 //!
 //! and [`CallOutput`]s go to [`SignalingClient::send`], the [`MediaEngine`]
@@ -66,8 +66,10 @@ use crate::call::{
     CallConfig, CallError, CallEvent, CallInfo, CallInput, CallMachine, CallOutput, MediaRole,
 };
 use crate::chat::ChatFeed;
+use crate::feed::EngineFeed;
 use crate::media::CallStats;
 use crate::signaling::{self, DisconnectReason, SignalingClient, SignalingEvent};
+use crate::timer::sleep_until;
 use clinicall_protocol::{
     CallId, ClientMessage, Contact, IceServer, ServerMessage, Signal, UserId, UserSummary,
 };
@@ -345,7 +347,7 @@ impl CallDriver {
         media: impl MediaEngine,
         config: CallConfig,
     ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
-        Self::spawn(client, signaling, Box::new(media), config, None)
+        Self::spawn(client, signaling, Box::new(media), config, Vec::new())
     }
 
     /// [`start`](Self::start), also feeding the chat engine of
@@ -358,7 +360,23 @@ impl CallDriver {
         config: CallConfig,
         chat: ChatFeed,
     ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
-        Self::spawn(client, signaling, Box::new(media), config, Some(chat))
+        Self::start_with_feeds(client, signaling, media, config, vec![chat])
+    }
+
+    /// [`start`](Self::start), also feeding sync engines over the same
+    /// signaling client: the chat engine's [`ChatFeed`], the appointments
+    /// engine's feed of
+    /// [`AppointmentSync::start`](crate::appointments::AppointmentSync::start).
+    /// Each hears every connect and drop; each push goes to the first feed
+    /// that takes it.
+    pub fn start_with_feeds(
+        client: SignalingClient,
+        signaling: mpsc::Receiver<SignalingEvent>,
+        media: impl MediaEngine,
+        config: CallConfig,
+        feeds: Vec<EngineFeed>,
+    ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
+        Self::spawn(client, signaling, Box::new(media), config, feeds)
     }
 
     fn spawn(
@@ -366,7 +384,7 @@ impl CallDriver {
         signaling: mpsc::Receiver<SignalingEvent>,
         media: Box<dyn MediaEngine>,
         config: CallConfig,
-        chat: Option<ChatFeed>,
+        feeds: Vec<EngineFeed>,
     ) -> (CallHandle, mpsc::Receiver<DriverEvent>) {
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
@@ -378,7 +396,7 @@ impl CallDriver {
             signaling_open: true,
             commands: commands_rx,
             media,
-            chat,
+            feeds,
             media_tx,
             media_rx,
             events: events_tx,
@@ -467,8 +485,8 @@ struct Task {
     signaling_open: bool,
     commands: mpsc::Receiver<Command>,
     media: Box<dyn MediaEngine>,
-    /// The chat engine's input, when there is one.
-    chat: Option<ChatFeed>,
+    /// The sync engines' inputs (chat, appointments), if any.
+    feeds: Vec<EngineFeed>,
     /// Kept so `media_rx` never ends while the task runs.
     media_tx: mpsc::UnboundedSender<MediaReport>,
     media_rx: mpsc::UnboundedReceiver<MediaReport>,
@@ -556,8 +574,8 @@ impl Task {
 
     fn on_signaling_end(&mut self) {
         self.signaling_open = false;
-        if let Some(chat) = &self.chat {
-            chat.closed();
+        for feed in &self.feeds {
+            feed.closed();
         }
         let _ = self.machine.handle_input(now(), CallInput::SignalingClosed);
     }
@@ -584,15 +602,15 @@ impl Task {
                     );
                     self.unsent.clear();
                 }
-                if let Some(chat) = &self.chat {
-                    chat.connected();
+                for feed in &self.feeds {
+                    feed.connected();
                 }
                 Some(DriverEvent::Connected { user, resumed })
             }
             SignalingEvent::Disconnected { reason } => {
                 let _ = self.machine.handle_input(at, CallInput::SignalingLost);
-                if let Some(chat) = &self.chat {
-                    chat.disconnected();
+                for feed in &self.feeds {
+                    feed.disconnected();
                 }
                 Some(DriverEvent::Disconnected { reason })
             }
@@ -610,7 +628,7 @@ impl Task {
             SignalingEvent::PresenceSnapshot(contacts) => {
                 Some(DriverEvent::PresenceSnapshot(contacts))
             }
-            SignalingEvent::Message(envelope) => match self.offer_chat(envelope.msg) {
+            SignalingEvent::Message(envelope) => match self.offer_to_feeds(envelope.msg) {
                 None => None,
                 Some(msg) => self.on_message(at, msg),
             },
@@ -623,12 +641,10 @@ impl Task {
         }
     }
 
-    /// Gives a chat message to the chat engine; returns anything else.
-    fn offer_chat(&self, msg: ServerMessage) -> Option<ServerMessage> {
-        match &self.chat {
-            Some(chat) => chat.offer(msg),
-            None => Some(msg),
-        }
+    /// Gives a push to the first sync engine that takes it; returns
+    /// anything none takes.
+    fn offer_to_feeds(&self, msg: ServerMessage) -> Option<ServerMessage> {
+        self.feeds.iter().try_fold(msg, |msg, feed| feed.offer(msg))
     }
 
     fn on_message(&mut self, at: std::time::Instant, msg: ServerMessage) -> Option<DriverEvent> {
@@ -710,12 +726,5 @@ impl Task {
         // The app dropped its receiver: it no longer listens, which is its
         // right; the driver goes on until shut down.
         let _ = self.events.send(event).await;
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

@@ -93,6 +93,11 @@ pub enum CacheError {
     /// A number from the server does not fit SQLite's integers.
     #[error("{0} is out of range for the chat cache")]
     OutOfRange(u64),
+    /// A cached appointment record (stored as the server's JSON) does not
+    /// serialize or parse; a newer app version may read it, or a sync
+    /// replaces it.
+    #[error("cached appointment record: {0}")]
+    Record(#[source] serde_json::Error),
     /// The cache was closed (its writer thread is gone).
     #[error("the chat cache is closed")]
     Closed,

@@ -1,6 +1,7 @@
-//! The offline-first chat cache: conversations, messages, the outbox,
-//! sync cursors, full-text search and downloaded attachments, in one
-//! SQLCipher-encrypted SQLite database per account.
+//! The offline-first account cache: conversations, messages, the outbox,
+//! sync cursors, full-text search and downloaded attachments, and
+//! appointments, doctor profiles, read notes and visit records (with their
+//! sync cursor), in one SQLCipher-encrypted SQLite database per account.
 //!
 //! - **One writer.** Every change runs on one thread that owns the only
 //!   writing connection, in one transaction per call; readers use their
@@ -32,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod appointments;
 mod attachments;
 mod error;
 mod key;
@@ -178,6 +180,11 @@ impl Readers {
         result
     }
 }
+
+/// The account's cache under a name that fits what it holds since it
+/// also keeps appointments. New code may use either; the type was not
+/// renamed so that the chat code and the app keep compiling unchanged.
+pub type AccountCache = ChatCache;
 
 /// An open chat cache. Share it behind an `Arc`; [`close`](Self::close)
 /// or [`wipe`](Self::wipe) it when the account signs out.

@@ -120,9 +120,55 @@ CREATE TABLE file_key (
 );
 "#;
 
+/// Appointments, the doctor profiles the user has looked at or has
+/// appointments with, clinical notes the user has read, and visit records,
+/// so the schedule and past visits read offline. Each row keeps the
+/// server's JSON as it came (`body`), with the columns queries need beside
+/// it: the protocol types change without a migration, the queries do not.
+///
+/// An appointment row is only replaced by a higher `change` (a late push
+/// must not undo a newer sync page). The appointment sync cursor is one
+/// row: the last `change` the server paged to.
+const V4: &str = r#"
+CREATE TABLE appointments (
+    id BLOB PRIMARY KEY NOT NULL,
+    doctor_id BLOB NOT NULL,
+    patient_id BLOB NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    change INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX appointments_by_start ON appointments (start_ms);
+
+CREATE TABLE doctor_profiles (
+    id BLOB PRIMARY KEY NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE appointment_notes (
+    appointment_id BLOB PRIMARY KEY NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE visit_records (
+    appointment_id BLOB PRIMARY KEY NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE appointment_cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    change INTEGER NOT NULL
+);
+"#;
+
 /// Every migration, oldest first.
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 #[cfg(test)]

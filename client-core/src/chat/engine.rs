@@ -1,13 +1,15 @@
 //! The chat engine's task: sync on connect, drain the outbox, store pushes,
 //! fill holes. See the module docs of [`crate::chat`].
 
-use super::feed::{ChatFeed, FeedItem};
+use super::ChatFeed;
 use super::handle::{ChatError, ChatEvent, ChatHandle};
 use super::pacer::Pacer;
 use crate::cache::{CacheError, ChatCache, OutboxItem};
+use crate::feed::FeedItem;
 use crate::protocol::chat::MAX_FETCH;
 use crate::protocol::{ClientMessage, ConversationId, ServerMessage};
 use crate::signaling::SignalingClient;
+use crate::timer::sleep_until;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +71,7 @@ impl ChatSync {
         cache: Arc<ChatCache>,
         config: ChatSyncConfig,
     ) -> (ChatHandle, ChatFeed, mpsc::Receiver<ChatEvent>) {
-        let (feed, feed_rx) = ChatFeed::new();
+        let (feed, feed_rx) = ChatFeed::new(is_chat_push);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let engine = Engine {
@@ -94,6 +96,17 @@ impl ChatSync {
         };
         (handle, feed, events_rx)
     }
+}
+
+/// The pushes the chat engine takes from the driver.
+fn is_chat_push(msg: &ServerMessage) -> bool {
+    matches!(
+        msg,
+        ServerMessage::ChatMessage { .. }
+            | ServerMessage::ChatRead { .. }
+            | ServerMessage::ChatTyping { .. }
+            | ServerMessage::ChatConversation { .. }
+    )
 }
 
 /// Sends `msg` and waits for its reply; an `error` reply becomes
@@ -159,7 +172,7 @@ impl Engine {
                         self.emit_status().await;
                     }
                     Some(FeedItem::Push(msg)) => {
-                        if let Err(e) = self.on_push(msg).await {
+                        if let Err(e) = self.on_push(*msg).await {
                             self.failed("push", e);
                         }
                     }
@@ -437,12 +450,5 @@ impl Engine {
     async fn emit(&mut self, event: ChatEvent) {
         // Nobody listens any more: that is the app's right.
         let _ = self.events.send(event).await;
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

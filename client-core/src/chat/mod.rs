@@ -28,11 +28,12 @@
 //! [`ChatEvent`] says something changed.
 
 mod engine;
-mod feed;
 mod handle;
 mod pacer;
 
 pub use engine::{ChatSync, ChatSyncConfig};
-pub use feed::ChatFeed;
+/// The chat engine's input from the driver (the chat pushes and the
+/// connection's news).
+pub type ChatFeed = crate::feed::EngineFeed;
 pub use handle::{ChatError, ChatEvent, ChatHandle};
 pub use pacer::Pacer;

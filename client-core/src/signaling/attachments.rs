@@ -8,7 +8,7 @@
 
 use super::auth::AuthSession;
 use super::endpoint;
-use super::rest::{RestError, error_from_body};
+use super::rest::{RestError, error_from};
 use clinicall_protocol::chat::AttachmentMeta;
 use clinicall_protocol::{AttachmentId, ConversationId, ErrorCode};
 use reqwest::StatusCode;
@@ -110,7 +110,8 @@ impl AttachmentClient {
         // reqwest bodies from `Bytes` are cheap to clone for the retry.
         let body = bytes::Bytes::from(bytes);
         let response = self
-            .authed(|token| {
+            .auth
+            .send_authed(|token| {
                 self.http
                     .post(url.clone())
                     .bearer_auth(token)
@@ -120,7 +121,7 @@ impl AttachmentClient {
             .await?;
         let status = response.status();
         if status != StatusCode::CREATED {
-            return Err(AttachmentError::from_rest(error_of(response).await));
+            return Err(AttachmentError::from_rest(error_from(response).await));
         }
         let raw = response.bytes().await.map_err(RestError::Transport)?;
         serde_json::from_slice(&raw).map_err(|e| {
@@ -148,10 +149,11 @@ impl AttachmentClient {
     async fn fetch(&self, path: &str, limit: u64) -> Result<Vec<u8>, AttachmentError> {
         let url = self.url(path)?;
         let mut response = self
-            .authed(|token| self.http.get(url.clone()).bearer_auth(token))
+            .auth
+            .send_authed(|token| self.http.get(url.clone()).bearer_auth(token))
             .await?;
         if response.status() != StatusCode::OK {
-            return Err(AttachmentError::from_rest(error_of(response).await));
+            return Err(AttachmentError::from_rest(error_from(response).await));
         }
         // Read in chunks so a server that sends more than promised cannot
         // fill memory.
@@ -165,36 +167,8 @@ impl AttachmentClient {
         Ok(bytes)
     }
 
-    /// Sends the request `build` makes with the access token; if the
-    /// token has expired, refreshes once and sends it again.
-    async fn authed(
-        &self,
-        build: impl Fn(&str) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, AttachmentError> {
-        let token = self.auth.access_token().await?;
-        let response = build(&token).send().await.map_err(RestError::Transport)?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        let error = error_of(response).await;
-        if error.code() != Some(ErrorCode::TokenExpired) {
-            return Err(AttachmentError::Rest(error));
-        }
-        let token = self.auth.refresh(Some(&token)).await?;
-        Ok(build(&token).send().await.map_err(RestError::Transport)?)
-    }
-
     fn url(&self, path: &str) -> Result<Url, AttachmentError> {
         endpoint::join(self.auth.rest().base(), &format!("api/v1/{path}"))
             .map_err(|e| AttachmentError::Rest(RestError::Endpoint(Box::new(e))))
-    }
-}
-
-/// The error a failed response carries.
-async fn error_of(response: reqwest::Response) -> RestError {
-    let status = response.status().as_u16();
-    match response.bytes().await {
-        Ok(body) => error_from_body(status, &body),
-        Err(e) => RestError::Transport(e),
     }
 }

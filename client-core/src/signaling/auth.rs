@@ -164,6 +164,27 @@ impl AuthSession {
         }
     }
 
+    /// Sends the request `build` makes with the access token; if the server
+    /// says the token has expired, refreshes once and sends it again. Any
+    /// other refusal of the token is the caller's error; every other answer
+    /// is returned as it is, for the caller to read.
+    pub(crate) async fn send_authed(
+        &self,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RestError> {
+        let token = self.access_token().await?;
+        let response = build(&token).send().await.map_err(RestError::Transport)?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let error = super::rest::error_from(response).await;
+        if error.code() != Some(clinicall_protocol::ErrorCode::TokenExpired) {
+            return Err(error);
+        }
+        let token = self.refresh(Some(&token)).await?;
+        build(&token).send().await.map_err(RestError::Transport)
+    }
+
     /// Signs out on the server (which closes this login's sockets with
     /// 4001) and forgets the tokens locally, even if the server cannot be
     /// reached.

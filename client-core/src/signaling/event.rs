@@ -24,8 +24,10 @@ pub enum SignalingEvent {
     },
     /// A server message, each exactly once per session (replays are
     /// deduplicated). Replies to [`request`](super::SignalingClient::request)
-    /// go to the requester instead, unless it gave up waiting.
-    Message(ServerEnvelope),
+    /// go to the requester instead, unless it gave up waiting. Boxed: some
+    /// messages (`appointment_changed`) are far larger than the other
+    /// events.
+    Message(Box<ServerEnvelope>),
     /// The complete contact list with presence, after every `Connected`
     /// (pages already joined). Later changes arrive as `presence` messages.
     PresenceSnapshot(Vec<Contact>),

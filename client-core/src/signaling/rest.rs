@@ -101,7 +101,11 @@ impl RestClient {
     /// `POST /auth/register`: a patient signs up.
     pub async fn register(&self, user: &NewUser) -> Result<Account, RestError> {
         let req = self.http.post(self.url("auth/register")?).json(user);
-        parse(req.send().await, StatusCode::CREATED).await
+        parse(
+            req.send().await.map_err(RestError::Transport)?,
+            StatusCode::CREATED,
+        )
+        .await
     }
 
     /// `POST /auth/login`.
@@ -138,7 +142,11 @@ impl RestClient {
     /// `GET /me`.
     pub async fn me(&self, access_token: &str) -> Result<Account, RestError> {
         let req = self.http.get(self.url("me")?).bearer_auth(access_token);
-        parse(req.send().await, StatusCode::OK).await
+        parse(
+            req.send().await.map_err(RestError::Transport)?,
+            StatusCode::OK,
+        )
+        .await
     }
 
     fn url(&self, path: &str) -> Result<Url, RestError> {
@@ -152,15 +160,20 @@ impl RestClient {
         body: &B,
     ) -> Result<T, RestError> {
         let req = self.http.post(self.url(path)?).json(body);
-        parse(req.send().await, StatusCode::OK).await
+        parse(
+            req.send().await.map_err(RestError::Transport)?,
+            StatusCode::OK,
+        )
+        .await
     }
 }
 
-async fn parse<T: DeserializeOwned>(
-    sent: Result<reqwest::Response, reqwest::Error>,
+/// The body of an answer with the `expected` status, or the error it
+/// carries.
+pub(crate) async fn parse<T: DeserializeOwned>(
+    resp: reqwest::Response,
     expected: StatusCode,
 ) -> Result<T, RestError> {
-    let resp = sent.map_err(RestError::Transport)?;
     let status = resp.status();
     if status != expected {
         return Err(error_from(resp).await);
@@ -175,7 +188,7 @@ async fn parse<T: DeserializeOwned>(
 /// Maps a failed response to [`RestError::Api`] via the server's
 /// `ErrorBody`, or to [`RestError::Unexpected`] when there is none (a proxy
 /// in front of the server, for example).
-async fn error_from(resp: reqwest::Response) -> RestError {
+pub(crate) async fn error_from(resp: reqwest::Response) -> RestError {
     let status = resp.status().as_u16();
     match resp.bytes().await {
         Ok(bytes) => error_from_body(status, &bytes),

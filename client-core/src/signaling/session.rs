@@ -38,8 +38,10 @@ pub enum Update {
     },
     /// A complete presence snapshot (all pages).
     Snapshot(Vec<Contact>),
-    /// A message for the app, seen for the first time.
-    Message(ServerEnvelope),
+    /// A message for the app, seen for the first time. Boxed: some
+    /// messages (`appointment_changed`) are far larger than the other
+    /// updates.
+    Message(Box<ServerEnvelope>),
     /// Nothing to report yet (a snapshot page with more to come), or a
     /// duplicate that was dropped.
     Nothing,
@@ -153,7 +155,7 @@ impl Session {
                     Update::Snapshot(std::mem::take(&mut self.pages))
                 }
             }
-            _ if env.seq == 0 => Update::Message(env),
+            _ if env.seq == 0 => Update::Message(Box::new(env)),
             _ if env.seq <= self.last_seq => {
                 tracing::debug!(
                     seq = env.seq,
@@ -169,7 +171,7 @@ impl Session {
                     tracing::warn!(seq = env.seq, last = self.last_seq, "gap in server frames");
                 }
                 self.last_seq = env.seq;
-                Update::Message(env)
+                Update::Message(Box::new(env))
             }
         }
     }

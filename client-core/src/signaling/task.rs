@@ -302,7 +302,11 @@ impl Task {
             Update::Message(env) => {
                 let waiting = env.req.as_ref().and_then(|req| self.pending.remove(req));
                 let unclaimed = match waiting {
-                    Some(reply) => reply.send(Ok(env)).err().and_then(Result::ok),
+                    Some(reply) => reply
+                        .send(Ok(*env))
+                        .err()
+                        .and_then(Result::ok)
+                        .map(Box::new),
                     None => Some(env),
                 };
                 if let Some(env) = unclaimed {

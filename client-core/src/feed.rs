@@ -1,37 +1,45 @@
-//! What the call driver hands the chat engine from the signaling stream.
+//! What the call driver hands the sync engines (chat, appointments) from
+//! the signaling stream: the connection's news to every engine, and each
+//! push to the engine that takes it.
 
 use clinicall_protocol::ServerMessage;
 use tokio::sync::mpsc;
 
-/// One item of the chat part of the signaling stream.
+/// One item of an engine's part of the signaling stream.
 #[derive(Debug)]
 pub(crate) enum FeedItem {
     /// `welcome`: the engine syncs.
     Connected,
     /// The socket dropped; the engine waits for the next `Connected`.
     Disconnected,
-    /// A chat push (`chat_message`, `chat_read`, `chat_typing`).
-    Push(ServerMessage),
+    /// A push the engine takes (see [`EngineFeed::offer`]).
+    Push(Box<ServerMessage>),
     /// The signaling client has stopped for good.
     Closed,
 }
 
-/// The driver's end of the chat engine's input.
+/// The driver's end of one sync engine's input. Each engine makes its
+/// own with the pushes it takes; the driver offers every server message to
+/// its feeds in turn.
 ///
-/// **Unbounded on purpose.** The driver must never wait for the engine:
+/// **Unbounded on purpose.** The driver must never wait for an engine:
 /// while the engine waits for a reply to its own request, a full channel
 /// would stop the driver reading the signaling stream, and with it the
 /// socket the reply comes on. What piles up is bounded by the server's
 /// rate limit.
 #[derive(Clone, Debug)]
-pub struct ChatFeed {
+pub struct EngineFeed {
     tx: mpsc::UnboundedSender<FeedItem>,
+    takes: fn(&ServerMessage) -> bool,
 }
 
-impl ChatFeed {
-    pub(crate) fn new() -> (Self, mpsc::UnboundedReceiver<FeedItem>) {
+impl EngineFeed {
+    /// A feed for an engine that takes the pushes `takes` accepts.
+    pub(crate) fn new(
+        takes: fn(&ServerMessage) -> bool,
+    ) -> (Self, mpsc::UnboundedReceiver<FeedItem>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
+        (Self { tx, takes }, rx)
     }
 
     /// The server said `welcome` (new or resumed session).
@@ -49,17 +57,14 @@ impl ChatFeed {
         self.push_item(FeedItem::Closed);
     }
 
-    /// Offers a server message; returns it back if it is not for chat.
+    /// Offers a server message; returns it back if the engine does not
+    /// take it.
     pub fn offer(&self, msg: ServerMessage) -> Option<ServerMessage> {
-        match msg {
-            ServerMessage::ChatMessage { .. }
-            | ServerMessage::ChatRead { .. }
-            | ServerMessage::ChatTyping { .. }
-            | ServerMessage::ChatConversation { .. } => {
-                self.push_item(FeedItem::Push(msg));
-                None
-            }
-            other => Some(other),
+        if (self.takes)(&msg) {
+            self.push_item(FeedItem::Push(Box::new(msg)));
+            None
+        } else {
+            Some(msg)
         }
     }
 
