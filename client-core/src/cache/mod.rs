@@ -116,6 +116,15 @@ fn connect(path: &Path, key: &CacheKey, create: bool) -> Result<Connection, Cach
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
+    // SQLCipher keeps process-wide state (crypto provider, log settings,
+    // defaults) that it sets up and reads unguarded while a connection is
+    // keyed; two connections keyed at the same moment on two threads
+    // failed once in CI with "An error occurred with PRAGMA key or rekey".
+    // Opening is rare, so keying one connection at a time costs nothing.
+    static KEYING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _keying = KEYING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let conn = Connection::open_with_flags(path, flags)?;
     // Without SQLCipher `PRAGMA key` is silently ignored and everything
     // would be written in clear: refuse instead.
