@@ -370,6 +370,12 @@ impl ChatCache {
         self.read(store::outbox).await
     }
 
+    /// How many sends wait in the outbox (for a status line, without
+    /// reading them).
+    pub async fn outbox_len(&self) -> Result<usize, CacheError> {
+        self.read(store::outbox_len).await
+    }
+
     /// `chat_ack`: the message `id` is stored as `seq`. It leaves the
     /// outbox. Acking twice is harmless.
     ///

@@ -401,6 +401,13 @@ pub(crate) fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>, CacheError> {
         .collect()
 }
 
+pub(crate) fn outbox_len(conn: &Connection) -> Result<usize, CacheError> {
+    let count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM outbox")?
+        .query_row([], |r| r.get(0))?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
 /// The server refused the pending message `id` for good: it leaves the
 /// outbox and keeps `reason` for the thread view.
 pub(crate) fn refuse(

@@ -433,8 +433,8 @@ impl Engine {
     }
 
     async fn emit_status(&mut self) {
-        let pending = match self.cache.outbox().await {
-            Ok(outbox) => outbox.len(),
+        let pending = match self.cache.outbox_len().await {
+            Ok(pending) => pending,
             Err(e) => {
                 tracing::warn!(error = %e, "could not count the outbox");
                 0
