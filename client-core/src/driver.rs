@@ -71,7 +71,8 @@ use crate::media::CallStats;
 use crate::signaling::{self, DisconnectReason, SignalingClient, SignalingEvent};
 use crate::timer::sleep_until;
 use clinicall_protocol::{
-    CallId, ClientMessage, Contact, IceServer, ServerMessage, Signal, UserId, UserSummary,
+    AppointmentId, CallId, ClientMessage, Contact, IceServer, ServerMessage, Signal, UserId,
+    UserSummary,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -429,6 +430,21 @@ impl CallHandle {
         self.input(CallInput::Dial {
             callee,
             appointment_id,
+        })
+        .await
+    }
+
+    /// Admits the patient waiting in `appointment`'s waiting room (sends
+    /// `room_admit`): the server rings the patient, and the call goes on
+    /// as an outgoing one labelled with the appointment.
+    pub async fn admit(
+        &self,
+        appointment: AppointmentId,
+        patient: UserId,
+    ) -> Result<(), DriverError> {
+        self.input(CallInput::Admit {
+            appointment_id: appointment,
+            patient,
         })
         .await
     }

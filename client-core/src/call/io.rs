@@ -2,7 +2,7 @@
 
 use super::state::{CallSignaling, CallState, MediaRole};
 use clinicall_protocol::{
-    CallId, ClientMessage, EndReason, ErrorCode, ServerMessage, UserId, UserSummary,
+    AppointmentId, CallId, ClientMessage, EndReason, ErrorCode, ServerMessage, UserId, UserSummary,
 };
 
 /// Everything that can happen to a call, fed to
@@ -18,6 +18,16 @@ pub enum CallInput {
         callee: UserId,
         /// The appointment the call is for, if any.
         appointment_id: Option<String>,
+    },
+    /// The doctor admits the patient waiting in an appointment's waiting
+    /// room; sends `room_admit`. The server then rings the patient and
+    /// answers like an invite (`call_ringing`, or an error), so from here
+    /// on the call is an outgoing one. Same preconditions as `Dial`.
+    Admit {
+        /// The appointment whose room the patient waits in.
+        appointment_id: AppointmentId,
+        /// The waiting patient (the callee).
+        patient: UserId,
     },
     /// The local user answers the ringing call; sends `accept`. Media
     /// starts only when the server confirms with `call_accepted`.

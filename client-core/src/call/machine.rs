@@ -183,7 +183,22 @@ impl CallMachine {
             CallInput::Dial {
                 callee,
                 appointment_id,
-            } => self.dial(now, callee, appointment_id),
+            } => {
+                let invite = ClientMessage::Invite {
+                    callee,
+                    appointment_id: appointment_id.clone(),
+                };
+                self.dial(now, callee, appointment_id, invite)
+            }
+            CallInput::Admit {
+                appointment_id,
+                patient,
+            } => self.dial(
+                now,
+                patient,
+                Some(appointment_id.to_string()),
+                ClientMessage::RoomAdmit { appointment_id },
+            ),
             CallInput::Accept => self.accept(now),
             CallInput::Reject => self.reject(),
             CallInput::Cancel => self.cancel(now),
@@ -258,11 +273,14 @@ impl CallMachine {
 
     // ---- local actions ----
 
+    /// Starts an outgoing call to `callee` with `request`: an `invite`, or
+    /// a `room_admit` (the server answers both the same way).
     fn dial(
         &mut self,
         now: Instant,
         callee: UserId,
         appointment_id: Option<String>,
+        request: ClientMessage,
     ) -> Result<(), CallError> {
         if self.state.is_live() {
             return Err(CallError::Busy);
@@ -278,13 +296,10 @@ impl CallMachine {
             direction: CallDirection::Outgoing,
             peer_id: callee,
             peer: None,
-            appointment_id: appointment_id.clone(),
+            appointment_id,
             role: None,
         });
-        self.send(ClientMessage::Invite {
-            callee,
-            appointment_id,
-        });
+        self.send(request);
         self.deadline = Some(after(now, self.config.outgoing_ring_timeout));
         self.set_state(CallState::OutgoingRinging { call_id: None });
         Ok(())

@@ -3,7 +3,9 @@
 //! a state the way a real call would, and drain what that produced.
 
 use super::*;
-use clinicall_protocol::{CallId, ClientMessage, EndReason, ErrorCode, Role, UserId, UserSummary};
+use clinicall_protocol::{
+    AppointmentId, CallId, ClientMessage, EndReason, ErrorCode, Role, UserId, UserSummary,
+};
 use std::time::{Duration, Instant};
 
 fn secs(s: u64) -> Duration {
@@ -318,6 +320,56 @@ fn dial_sends_invite_and_waits_for_the_call_id() {
     assert_eq!(call.direction, CallDirection::Outgoing);
     assert_eq!(call.peer_id, sim.peer.id);
     assert_eq!(call.appointment_id.as_deref(), Some("appt-42"));
+}
+
+#[test]
+fn admitting_a_waiting_patient_is_an_outgoing_call_labelled_with_the_appointment() {
+    let mut sim = Sim::new();
+    let appointment = AppointmentId::random();
+    let out = sim.input_ok(CallInput::Admit {
+        appointment_id: appointment,
+        patient: sim.peer.id,
+    });
+    assert_eq!(
+        sent(&out),
+        [ClientMessage::RoomAdmit {
+            appointment_id: appointment
+        }]
+    );
+    assert_eq!(states(&out), [CallState::OutgoingRinging { call_id: None }]);
+    let appointment_label = appointment.to_string();
+    let call = sim.m.call().unwrap();
+    assert_eq!(call.direction, CallDirection::Outgoing);
+    assert_eq!(
+        call.appointment_id.as_deref(),
+        Some(appointment_label.as_str())
+    );
+    // The server answers an admit like an invite.
+    let ringing = sim.ringing();
+    let out = sim.input_ok(ringing);
+    assert_eq!(
+        states(&out),
+        [CallState::OutgoingRinging {
+            call_id: Some(sim.call_id)
+        }]
+    );
+}
+
+#[test]
+fn an_admit_nobody_waits_for_ends_as_refused() {
+    let mut sim = Sim::new();
+    sim.input_ok(CallInput::Admit {
+        appointment_id: AppointmentId::random(),
+        patient: sim.peer.id,
+    });
+    sim.input_ok(CallInput::ServerError {
+        code: ErrorCode::NotFound,
+        call_id: None,
+    });
+    assert_eq!(
+        sim.ended_reason(),
+        CallEndReason::InviteRefused(ErrorCode::NotFound)
+    );
 }
 
 #[test]
