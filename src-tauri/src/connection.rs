@@ -1,7 +1,10 @@
 //! One signed-in connection: the login, the call driver over the
-//! signaling client and the media engine, the chat over the same
-//! connection, and the task that forwards the core's events to the window.
+//! signaling client and the media engine, the account's cache with the
+//! chat and the appointments over the same connection, and the task that
+//! forwards the core's events to the window.
 
+use crate::account::AccountStore;
+use crate::appointments::AppointmentsSession;
 use crate::chat::ChatSession;
 use crate::shell::Shell;
 use crate::ui_event::{CallPhase, CallTracker, UiEvent};
@@ -23,8 +26,14 @@ pub struct Connection {
     pub media: MediaControl,
     /// Who is signed in.
     pub account: Account,
+    /// The signaling client (waiting-room requests).
+    pub signaling: SignalingClient,
     /// The chat, or why it could not start (calls work either way).
     pub chat: Result<ChatSession, String>,
+    /// The appointments, or why they could not start.
+    pub appointments: Result<AppointmentsSession, String>,
+    /// The account's cache, closed after the engines stop.
+    store: Option<AccountStore>,
     forwarder: JoinHandle<()>,
 }
 
@@ -32,9 +41,9 @@ pub struct Connection {
 pub type OnCall = Arc<dyn Fn(&UiEvent) + Send + Sync>;
 
 impl Connection {
-    /// Connects `auth` (already signed in) to `server`, opens the chat
-    /// cache under the shell's data folder and starts forwarding events to
-    /// the shell's hub.
+    /// Connects `auth` (already signed in) to `server`, opens the
+    /// account's cache under the shell's data folder, starts the chat and
+    /// appointments engines on it and forwards events to the shell's hub.
     pub async fn start(
         server: &str,
         auth: Arc<AuthSession>,
@@ -47,32 +56,55 @@ impl Connection {
         let (client, signaling) =
             SignalingClient::start(config, auth.clone()).map_err(|e| e.to_string())?;
         let (engine, control) = WebRtcEngine::new(MediaSettings::default(), shell.media.clone());
-        let chat = ChatSession::start(
-            server,
-            client.clone(),
-            auth.clone(),
-            &account,
-            &shell.data_dir,
-            hub.clone(),
-            shell.on_message.clone(),
-        )
-        .await;
-        let (chat, (calls, mut events)) = match chat {
-            Ok((session, feed)) => (
-                Ok(session),
-                CallDriver::start_with_chat(client, signaling, engine, CallConfig::default(), feed),
-            ),
-            Err(why) => {
-                tracing::warn!(error = %why, "chat unavailable this session");
-                hub.send(UiEvent::ChatUnavailable {
-                    message: why.clone(),
-                });
+        let store = AccountStore::open(server, &account, &shell.data_dir).await;
+        let mut feeds = Vec::new();
+        let (chat, appointments) = match &store {
+            Ok(store) => {
+                let chat = ChatSession::start(
+                    client.clone(),
+                    auth.clone(),
+                    store.cache.clone(),
+                    hub.clone(),
+                    shell.on_message.clone(),
+                );
+                let appointments = AppointmentsSession::start(
+                    auth.clone(),
+                    store.cache.clone(),
+                    hub.clone(),
+                    shell.on_reminder.clone(),
+                );
                 (
-                    Err(why),
-                    CallDriver::start(client, signaling, engine, CallConfig::default()),
+                    chat.map(|(session, feed)| {
+                        feeds.push(feed);
+                        session
+                    }),
+                    appointments.map(|(session, feed)| {
+                        feeds.push(feed);
+                        session
+                    }),
                 )
             }
+            Err(why) => (Err(why.clone()), Err(why.clone())),
         };
+        if let Err(why) = &chat {
+            tracing::warn!(error = %why, "chat unavailable this session");
+            hub.send(UiEvent::ChatUnavailable {
+                message: why.clone(),
+            });
+        }
+        if let Err(why) = &appointments {
+            tracing::warn!(error = %why, "appointments unavailable this session");
+            hub.send(UiEvent::AppointmentsUnavailable {
+                message: why.clone(),
+            });
+        }
+        let (calls, mut events) = CallDriver::start_with_feeds(
+            client.clone(),
+            signaling,
+            engine,
+            CallConfig::default(),
+            feeds,
+        );
         let forwarder = tokio::spawn(async move {
             let mut tracker = CallTracker::default();
             while let Some(event) = events.recv().await {
@@ -96,21 +128,32 @@ impl Connection {
             calls,
             media: control,
             account,
+            signaling: client,
             chat,
+            appointments,
+            store: store.ok(),
             forwarder,
         })
     }
 
     /// Hangs up, disconnects and waits for the media to be released;
-    /// stops the chat and, with `erase_chat`, deletes its history from
-    /// this computer.
+    /// stops the appointments, then the chat, then closes the account's
+    /// cache and, with `erase_chat`, deletes it (chat history and cached
+    /// appointments) from this computer.
     pub async fn stop(self, erase_chat: bool) -> Result<(), String> {
         self.calls.shutdown().await;
         self.media.wait_released().await;
         let _ = self.forwarder.await;
-        match self.chat {
-            Ok(chat) => chat.stop(erase_chat).await,
-            Err(_) => Ok(()),
+        if let Ok(appointments) = self.appointments {
+            appointments.stop().await;
+        }
+        if let Ok(chat) = self.chat {
+            chat.stop().await;
+        }
+        drop(self.signaling);
+        match self.store {
+            Some(store) => store.close(erase_chat).await,
+            None => Ok(()),
         }
     }
 }

@@ -9,14 +9,20 @@
 //!
 //! - [`shell`]: the state the commands share;
 //! - [`connection`]: one signed-in connection and its event forwarder;
-//! - [`chat`]: the chat cache, sync engine and attachments of a sign-in,
-//!   and the chat commands;
+//! - [`account`]: the encrypted cache of a sign-in, shared by chat and
+//!   appointments;
+//! - [`chat`]: the chat sync engine and attachments of a sign-in, and the
+//!   chat commands;
+//! - [`appointments`]: the appointments engine and reminders of a
+//!   sign-in, and the directory, booking and waiting-room commands;
 //! - [`media_io`]: the app's media sources and sinks, [`live_media`]: how
 //!   mute, camera off and devices picked mid-call reach a running call;
 //! - [`device_check`]: the pre-call camera preview and microphone meter;
 //! - [`settings`], [`secrets`]: what is remembered, and where.
 #![warn(missing_docs)]
 
+pub mod account;
+pub mod appointments;
 pub mod chat;
 pub mod commands;
 pub mod connection;
@@ -31,7 +37,8 @@ pub mod shell;
 pub mod ui_event;
 pub mod video;
 
-use shell::Shell;
+use appointments::reminders::Reminder;
+use shell::{Callbacks, Shell};
 use tauri::Manager;
 use tauri_plugin_notification::NotificationExt;
 use ui_event::UiEvent;
@@ -76,7 +83,15 @@ pub fn run() {
             let on_message = std::sync::Arc::new(move |arrival: &chat::notify::Arrival| {
                 notify_message(&handle, arrival)
             });
-            app.manage(Shell::new(config_dir, data_dir, on_call, on_message));
+            let handle = app.handle().clone();
+            let on_reminder =
+                std::sync::Arc::new(move |reminder: &Reminder| notify_reminder(&handle, reminder));
+            let callbacks = Callbacks {
+                on_call,
+                on_message,
+                on_reminder,
+            };
+            app.manage(Shell::new(config_dir, data_dir, callbacks));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -112,6 +127,25 @@ pub fn run() {
             chat::commands::chat_search,
             chat::commands::chat_upload,
             chat::commands::chat_attachment,
+            appointments::commands::appointments_list,
+            appointments::commands::appointment_detail,
+            appointments::commands::doctors_search,
+            appointments::commands::doctor_profile,
+            appointments::commands::doctor_slots,
+            appointments::commands::my_profile,
+            appointments::commands::save_my_profile,
+            appointments::commands::appointment_book,
+            appointments::commands::appointment_confirm,
+            appointments::commands::appointment_reject,
+            appointments::commands::appointment_cancel,
+            appointments::commands::appointment_reschedule,
+            appointments::commands::appointment_complete,
+            appointments::commands::appointment_write_notes,
+            appointments::commands::appointment_amend_notes,
+            appointments::commands::appointment_rate,
+            appointments::commands::room_join,
+            appointments::commands::room_leave,
+            appointments::commands::room_admit,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
@@ -127,7 +161,7 @@ fn notify_incoming(app: &tauri::AppHandle, event: &UiEvent) {
         return;
     };
     let who = peer.as_ref().map_or("Someone", |p| p.name.as_str());
-    notify(app, "Incoming call", &format!("{who} is calling"));
+    notify(app, "Incoming call", &format!("{who} is calling"), false);
 }
 
 /// Shows an OS notification for a new chat message while the window is
@@ -137,11 +171,26 @@ fn notify_message(app: &tauri::AppHandle, arrival: &chat::notify::Arrival) {
         app,
         &format!("Message from {}", arrival.from),
         &arrival.text,
+        false,
     );
 }
 
-/// An OS notification, when they are on and the window is not focused.
-fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
+/// Shows an OS notification for a visit about to start, even when the
+/// window is in front: the window's own reminder is easy to miss on
+/// another page or when the person looks away, a missed visit costs more
+/// than a second glance, and there are only two per visit.
+fn notify_reminder(app: &tauri::AppHandle, reminder: &Reminder) {
+    let title = match reminder.minutes_before {
+        0 => "Your visit starts now".to_owned(),
+        1 => "Your visit starts in 1 minute".to_owned(),
+        n => format!("Your visit starts in {n} minutes"),
+    };
+    notify(app, &title, &format!("With {}", reminder.with), true);
+}
+
+/// An OS notification, when they are on and (unless `when_focused`) the
+/// window is not focused.
+fn notify(app: &tauri::AppHandle, title: &str, body: &str, when_focused: bool) {
     let Some(shell) = app.try_state::<Shell>() else {
         return;
     };
@@ -152,7 +201,7 @@ fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
         .get_webview_window("main")
         .and_then(|w| w.is_focused().ok())
         .unwrap_or(false);
-    if focused {
+    if focused && !when_focused {
         return;
     }
     if let Err(e) = app.notification().builder().title(title).body(body).show() {

@@ -1,6 +1,7 @@
 //! The shell's state: settings, the event hub, the media and, while
 //! signed in, the connection. Commands (`commands.rs`) act on it.
 
+use crate::appointments::reminders::OnReminder;
 use crate::chat::OnMessage;
 use crate::connection::{Connection, OnCall};
 use crate::events::EventHub;
@@ -29,21 +30,33 @@ pub struct Shell {
     /// Called when a message arrives (OS notification when in the
     /// background).
     pub on_message: OnMessage,
-    /// Where per-account data lives (the chat caches).
+    /// Called with each visit reminder (an OS notification).
+    pub on_reminder: OnReminder,
+    /// Where per-account data lives (the account caches).
     pub data_dir: PathBuf,
     /// The pre-call device check, while it runs.
     pub device_check: Mutex<Option<crate::device_check::DeviceCheck>>,
 }
 
+/// What the shell calls back into the app with (OS notifications).
+pub struct Callbacks {
+    /// A call rings.
+    pub on_call: OnCall,
+    /// A message arrived.
+    pub on_message: OnMessage,
+    /// A visit is near.
+    pub on_reminder: OnReminder,
+}
+
 impl Shell {
     /// The shell with its settings in `config_dir` and account data in
     /// `data_dir`.
-    pub fn new(
-        config_dir: PathBuf,
-        data_dir: PathBuf,
-        on_call: OnCall,
-        on_message: OnMessage,
-    ) -> Shell {
+    pub fn new(config_dir: PathBuf, data_dir: PathBuf, callbacks: Callbacks) -> Shell {
+        let Callbacks {
+            on_call,
+            on_message,
+            on_reminder,
+        } = callbacks;
         let settings_file = SettingsFile::in_dir(&config_dir);
         let settings = settings_file.load();
         let hub = Arc::new(EventHub::default());
@@ -63,6 +76,7 @@ impl Shell {
             connection: tokio::sync::Mutex::new(None),
             on_call,
             on_message,
+            on_reminder,
             data_dir,
             device_check: Mutex::new(None),
         }

@@ -5,7 +5,8 @@
 use clinicall_client_core::call::{CallDirection, CallEvent, CallInfo, CallSignaling, CallState};
 use clinicall_client_core::driver::DriverEvent;
 use clinicall_client_core::media::CallStats;
-use clinicall_protocol::{Contact, Role, UserId, UserSummary};
+use clinicall_protocol::appointments::Appointment;
+use clinicall_protocol::{AppointmentId, Contact, Role, UserId, UserSummary};
 use serde::Serialize;
 
 /// A person as the window shows them.
@@ -158,6 +159,41 @@ pub enum UiEvent {
     ChatUnavailable {
         /// Why, for the person at the screen.
         message: String,
+    },
+    /// These appointments changed in the cache (a push, a sync, the
+    /// user's own action): re-read them (all, when `ids` is empty).
+    AppointmentsChanged {
+        /// The appointments.
+        ids: Vec<AppointmentId>,
+    },
+    /// Whether the appointments engine hears the server.
+    AppointmentsStatus {
+        /// Connected.
+        online: bool,
+    },
+    /// Appointments cannot work in this session (no keychain for the
+    /// cache's key, for example); calls still do.
+    AppointmentsUnavailable {
+        /// Why, for the person at the screen.
+        message: String,
+    },
+    /// Who waits in an appointment's waiting room: the server's answer to
+    /// `room_join`/`room_leave`, and (to the doctor) its news.
+    RoomWaiting {
+        /// The appointment.
+        appointment_id: AppointmentId,
+        /// Its patient.
+        patient: UserSummary,
+        /// The patient is waiting now.
+        waiting: bool,
+    },
+    /// A scheduled visit is about to start, or starts now (also an OS
+    /// notification); see `appointments::reminders`.
+    AppointmentReminder {
+        /// The visit.
+        appointment: Appointment,
+        /// Whole minutes until it starts (0: it starts now).
+        minutes_before: u32,
     },
     /// A device could not be used; the call goes on without it.
     DeviceProblem {
@@ -395,5 +431,36 @@ mod tests {
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], "presence");
         assert_eq!(json["online"], true);
+    }
+
+    #[test]
+    fn appointment_events_are_tagged_as_the_window_expects() {
+        let appointment_id = AppointmentId::random();
+        let tags = [
+            (
+                UiEvent::AppointmentsChanged {
+                    ids: vec![appointment_id],
+                },
+                "appointments_changed",
+            ),
+            (
+                UiEvent::AppointmentsStatus { online: true },
+                "appointments_status",
+            ),
+            (
+                UiEvent::AppointmentsUnavailable {
+                    message: "no keychain".into(),
+                },
+                "appointments_unavailable",
+            ),
+        ];
+        for (event, tag) in tags {
+            assert_eq!(serde_json::to_value(&event).unwrap()["type"], tag);
+        }
+        let json = serde_json::to_value(UiEvent::AppointmentsChanged {
+            ids: vec![appointment_id],
+        })
+        .unwrap();
+        assert_eq!(json["ids"][0], appointment_id.to_string());
     }
 }
