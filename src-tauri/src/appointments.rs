@@ -5,9 +5,11 @@
 //! - [`view`]: what the window is shown (serializable, pure rules);
 //! - [`commands`]: the directory, booking, workflow and waiting-room
 //!   commands the window invokes;
-//! - [`reminders`]: which visits to remind of, and the task that does.
+//! - [`reminders`]: which visits to remind of, and the task that does;
+//! - [`deeplink`]: `clinicall://appointment/<id>` links.
 
 pub mod commands;
+pub mod deeplink;
 pub mod reminders;
 pub mod view;
 

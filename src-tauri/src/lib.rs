@@ -13,8 +13,8 @@
 //!   appointments;
 //! - [`chat`]: the chat sync engine and attachments of a sign-in, and the
 //!   chat commands;
-//! - [`appointments`]: the appointments engine and reminders of a
-//!   sign-in, and the directory, booking and waiting-room commands;
+//! - [`appointments`]: the appointments engine, reminders and deep links
+//!   of a sign-in, and the directory, booking and waiting-room commands;
 //! - [`media_io`]: the app's media sources and sinks, [`live_media`]: how
 //!   mute, camera off and devices picked mid-call reach a running call;
 //! - [`device_check`]: the pre-call camera preview and microphone meter;
@@ -37,6 +37,7 @@ pub mod shell;
 pub mod ui_event;
 pub mod video;
 
+use appointments::deeplink;
 use appointments::reminders::Reminder;
 use shell::{Callbacks, Shell};
 use tauri::Manager;
@@ -62,7 +63,20 @@ pub fn run() {
     let result = tauri::Builder::default()
         // First, so a second launch hands over before anything starts.
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
-            tracing::info!(?args, "a second launch handed over; raising the window");
+            // The arguments come from outside: log what was found, not them.
+            let link = deeplink::from_args(&args);
+            if link.is_some() {
+                tracing::info!(
+                    "a second launch handed over an appointment link; raising the window"
+                );
+            } else {
+                tracing::info!("a second launch handed over; raising the window");
+            }
+            if let Some(appointment_id) = link
+                && let Some(shell) = app.try_state::<Shell>()
+            {
+                shell.hub.send(UiEvent::OpenAppointment { appointment_id });
+            }
             if let Some(window) = app.get_webview_window("main") {
                 let _ = window.unminimize();
                 let _ = window.show();
@@ -91,7 +105,12 @@ pub fn run() {
                 on_message,
                 on_reminder,
             };
-            app.manage(Shell::new(config_dir, data_dir, callbacks));
+            let args: Vec<String> = std::env::args().collect();
+            let launch = deeplink::from_args(&args);
+            if launch.is_some() {
+                tracing::info!("started with an appointment link");
+            }
+            app.manage(Shell::new(config_dir, data_dir, callbacks, launch));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -146,6 +165,7 @@ pub fn run() {
             appointments::commands::room_join,
             appointments::commands::room_leave,
             appointments::commands::room_admit,
+            appointments::commands::take_launch_appointment,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

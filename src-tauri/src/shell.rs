@@ -8,6 +8,7 @@ use crate::events::EventHub;
 use crate::media_io::{AppMedia, MediaChoices};
 use crate::settings::{Settings, SettingsFile};
 use crate::video::VideoDisplay;
+use clinicall_protocol::AppointmentId;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +37,9 @@ pub struct Shell {
     pub data_dir: PathBuf,
     /// The pre-call device check, while it runs.
     pub device_check: Mutex<Option<crate::device_check::DeviceCheck>>,
+    /// The `clinicall://appointment/<id>` link the app was started with,
+    /// until the window takes it.
+    launch_appointment: Mutex<Option<AppointmentId>>,
 }
 
 /// What the shell calls back into the app with (OS notifications).
@@ -50,8 +54,13 @@ pub struct Callbacks {
 
 impl Shell {
     /// The shell with its settings in `config_dir` and account data in
-    /// `data_dir`.
-    pub fn new(config_dir: PathBuf, data_dir: PathBuf, callbacks: Callbacks) -> Shell {
+    /// `data_dir`, started with the appointment link `launch_appointment`.
+    pub fn new(
+        config_dir: PathBuf,
+        data_dir: PathBuf,
+        callbacks: Callbacks,
+        launch_appointment: Option<AppointmentId>,
+    ) -> Shell {
         let Callbacks {
             on_call,
             on_message,
@@ -79,7 +88,16 @@ impl Shell {
             on_reminder,
             data_dir,
             device_check: Mutex::new(None),
+            launch_appointment: Mutex::new(launch_appointment),
         }
+    }
+
+    /// The appointment link the app was started with, once.
+    pub fn take_launch_appointment(&self) -> Option<AppointmentId> {
+        self.launch_appointment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// A copy of the settings in effect.

@@ -195,6 +195,12 @@ pub enum UiEvent {
         /// Whole minutes until it starts (0: it starts now).
         minutes_before: u32,
     },
+    /// A `clinicall://appointment/<id>` link was opened while the app ran:
+    /// show that visit.
+    OpenAppointment {
+        /// The appointment.
+        appointment_id: AppointmentId,
+    },
     /// A device could not be used; the call goes on without it.
     DeviceProblem {
         /// `camera`, `microphone` or `speaker`.
@@ -453,10 +459,16 @@ mod tests {
                 },
                 "appointments_unavailable",
             ),
+            (
+                UiEvent::OpenAppointment { appointment_id },
+                "open_appointment",
+            ),
         ];
         for (event, tag) in tags {
             assert_eq!(serde_json::to_value(&event).unwrap()["type"], tag);
         }
+        let json = serde_json::to_value(UiEvent::OpenAppointment { appointment_id }).unwrap();
+        assert_eq!(json["appointment_id"], appointment_id.to_string());
         let json = serde_json::to_value(UiEvent::AppointmentsChanged {
             ids: vec![appointment_id],
         })

@@ -526,6 +526,12 @@ pub async fn room_admit(shell: State<'_, Shell>, id: String) -> Result<()> {
         .map_err(|e| CommandError::new("call", e))
 }
 
+/// The appointment link the app was started with, once (then `None`).
+#[tauri::command]
+pub fn take_launch_appointment(shell: State<'_, Shell>) -> Option<String> {
+    shell.take_launch_appointment().map(|id| id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
