@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dayKey, dayKeyLabel, shiftDay, startsIn, statusLabel, timeLabel } from './format';
+import { dayKey, dayKeyLabel, shiftDay, startsIn, statusLabel, timeLabel, yearsText } from './format';
 
 describe('days in a time zone', () => {
   // 2026-03-10 23:30 UTC: still the 10th in London, already the 11th in Tokyo,
@@ -35,6 +35,11 @@ describe('words', () => {
     expect(startsIn(1)).toBe('starts in 1 minute');
     expect(startsIn(0)).toBe('starts now');
     expect(startsIn(-3)).toBe('starts now');
+  });
+
+  it('counts years of experience', () => {
+    expect(yearsText(1)).toBe('1 year of experience');
+    expect(yearsText(12)).toBe('12 years of experience');
   });
 
   it('names each status in plain words', () => {

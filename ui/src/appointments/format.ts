@@ -71,3 +71,8 @@ export function startsIn(minutes: number): string {
   if (m === 0) return 'starts now';
   return `starts in ${m} minute${m === 1 ? '' : 's'}`;
 }
+
+/** "1 year of experience", "12 years of experience". */
+export function yearsText(years: number): string {
+  return `${years} year${years === 1 ? '' : 's'} of experience`;
+}

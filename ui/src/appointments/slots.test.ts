@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Slot } from '../ipc/appointments';
-import { freeCount, freeRange, groupSlots, weekAhead } from './slots';
+import { freeCount, freeRange, groupSlots, markTaken, slotGoneMessage, weekAhead } from './slots';
 
 const slot = (iso: string, free = true): Slot => {
   const start_ms = Date.parse(iso);
@@ -33,8 +33,23 @@ describe('slot days', () => {
     expect(freeCount(groupSlots(slots, now, 'UTC'))).toBe(2);
   });
 
+  it('marks a time known taken as not free, leaving the others', () => {
+    const marked = markTaken(slots, [Date.parse('2026-12-02T09:00:00Z')]);
+    expect(marked.map((s) => s.free)).toEqual([false, false, true, true]);
+    expect(markTaken(slots, [])).toBe(slots);
+  });
+
   it('asks for a week from now', () => {
     expect(weekAhead(now)).toEqual({ fromMs: now, toMs: now + 7 * 24 * 3600_000 });
+  });
+});
+
+describe('a time that is gone', () => {
+  it('says so for the server codes that mean it, and nothing for others', () => {
+    expect(slotGoneMessage('slot_taken')).toBe('Someone just booked that time; pick another.');
+    expect(slotGoneMessage('slot_in_past')).toMatch(/pick another/);
+    expect(slotGoneMessage('forbidden')).toBeNull();
+    expect(slotGoneMessage('toString')).toBeNull();
   });
 });
 

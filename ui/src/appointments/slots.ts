@@ -30,6 +30,24 @@ export function groupSlots(slots: Slot[], now: number, timeZone?: string): SlotD
   return [...days].map(([key, daySlots]) => ({ key, slots: daySlots }));
 }
 
+/** The slots with those starting at `taken` marked not free (known gone before a re-read). */
+export function markTaken(slots: Slot[], taken: number[]): Slot[] {
+  if (taken.length === 0) return slots;
+  const gone = new Set(taken);
+  return slots.map((s) => (gone.has(s.start_ms) ? { ...s, free: false } : s));
+}
+
+const SLOT_GONE: Record<string, string> = {
+  slot_taken: 'Someone just booked that time; pick another.',
+  slot_in_past: 'That time has already started; pick another.',
+  slot_not_on_schedule: 'That time is no longer on the doctor’s schedule; pick another.',
+};
+
+/** What to say when a booking or move failed because the time is gone, or null for other errors. */
+export function slotGoneMessage(code: string): string | null {
+  return Object.prototype.hasOwnProperty.call(SLOT_GONE, code) ? SLOT_GONE[code] : null;
+}
+
 /** How many slots can be booked. */
 export function freeCount(days: SlotDay[]): number {
   return days.reduce((n, d) => n + d.slots.filter((s) => s.free).length, 0);
