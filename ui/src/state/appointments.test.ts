@@ -26,6 +26,10 @@ describe('appointments state', () => {
     expect(s.offline).toBe(true);
     s = run(s, { type: 'appointments_status', online: true }, { type: 'appointments_unavailable', message: 'No keychain' });
     expect([s.offline, s.unavailable]).toEqual([false, 'No keychain']);
+    s = reduceAppointments(s, { type: 'appointments_loaded', list: [] });
+    expect(s.unavailable).toBeNull();
+    s = reduceAppointments(s, { type: 'appointments_load_failed', message: 'Cache locked' });
+    expect([s.loaded, s.unavailable]).toEqual([true, 'Cache locked']);
   });
 
   it('keeps only the patients waiting now', () => {

@@ -11,7 +11,16 @@ export interface Reminder {
   minutesBefore: number;
 }
 
+/** The directory form as typed (dates as the date inputs hold them). */
+export interface DirectoryFilters {
+  name: string;
+  specialization: string;
+  freeFrom: string;
+  freeTo: string;
+}
+
 export interface DirectoryResults {
+  filters: DirectoryFilters;
   query: DoctorQuery;
   doctors: DoctorProfile[];
   nextOffset: number | null;
@@ -53,6 +62,7 @@ export const initialAppointments: AppointmentsState = {
 export type AppointmentsAction =
   | { type: 'appointments_event'; event: AppointmentUiEvent }
   | { type: 'appointments_loaded'; list: Appointment[] }
+  | { type: 'appointments_load_failed'; message: string }
   /** This device's patient entered or left a room (the reply may come later). */
   | { type: 'room_self'; appointmentId: string; waiting: boolean; patient: RoomWaiting['patient'] }
   /** A call started: the patient admitted is no longer waiting here. */
@@ -102,6 +112,8 @@ export function reduceAppointments(state: AppointmentsState, action: Appointment
       return onEvent(state, action.event);
     case 'appointments_loaded':
       return { ...state, list: action.list, loaded: true, unavailable: null };
+    case 'appointments_load_failed':
+      return { ...state, unavailable: action.message };
     case 'room_self':
       return {
         ...state,

@@ -1,16 +1,19 @@
-import type { AppState } from '../state/app';
+import type { AppState, Screen } from '../state/app';
 import { totalUnread } from '../state/chat';
+import { NextVisit } from './NextVisit';
 
 interface Props {
   state: AppState;
   onCall: (userId: string) => void;
   onMessage: (userId: string) => void;
-  onNavigate: (screen: 'settings' | 'device_check' | 'chat') => void;
+  onNavigate: (screen: Extract<Screen, 'settings' | 'device_check' | 'chat' | 'appointments' | 'directory' | 'my_profile'>) => void;
+  onOpenAppointment: (id: string) => void;
   onSignOut: (eraseHistory: boolean) => void;
 }
 
-export function Home({ state, onCall, onMessage, onNavigate, onSignOut }: Props) {
+export function Home({ state, onCall, onMessage, onNavigate, onOpenAppointment, onSignOut }: Props) {
   const unread = totalUnread(state.chat);
+  const role = state.account?.person.role;
   const inCall = state.call !== null && state.call.phase !== 'ended';
   return (
     <div class="home">
@@ -21,6 +24,9 @@ export function Home({ state, onCall, onMessage, onNavigate, onSignOut }: Props)
         </span>
         <span class="who">{state.account?.person.name}</span>
         <nav aria-label="Main">
+          <button id="open-appointments" onClick={() => onNavigate('appointments')}>Appointments</button>
+          {role === 'patient' && <button id="open-directory" onClick={() => onNavigate('directory')}>Find a doctor</button>}
+          {role === 'doctor' && <button id="open-my-profile" onClick={() => onNavigate('my_profile')}>My profile</button>}
           <button id="open-chat" onClick={() => onNavigate('chat')}>
             Messages
             {unread > 0 && <span id="chat-unread-total" class="unread-badge" aria-label={`${unread} unread`}>{unread}</span>}
@@ -33,6 +39,7 @@ export function Home({ state, onCall, onMessage, onNavigate, onSignOut }: Props)
         </nav>
       </header>
       <main aria-labelledby="contacts-title">
+        <NextVisit state={state} onOpen={onOpenAppointment} />
         <h2 id="contacts-title">Contacts</h2>
         {state.contacts.length === 0 ? (
           <p class="empty">No contacts yet.</p>
