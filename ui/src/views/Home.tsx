@@ -1,6 +1,6 @@
 import type { AppState, Screen } from '../state/app';
 import { totalUnread } from '../state/chat';
-import { NextVisit } from './NextVisit';
+import { HomeVisits } from './HomeVisits';
 
 interface Props {
   state: AppState;
@@ -13,7 +13,6 @@ interface Props {
 
 export function Home({ state, onCall, onMessage, onNavigate, onOpenAppointment, onSignOut }: Props) {
   const unread = totalUnread(state.chat);
-  const role = state.account?.person.role;
   const inCall = state.call !== null && state.call.phase !== 'ended';
   return (
     <div class="home">
@@ -24,9 +23,6 @@ export function Home({ state, onCall, onMessage, onNavigate, onOpenAppointment, 
         </span>
         <span class="who">{state.account?.person.name}</span>
         <nav aria-label="Main">
-          <button id="open-appointments" onClick={() => onNavigate('appointments')}>Appointments</button>
-          {role === 'patient' && <button id="open-directory" onClick={() => onNavigate('directory')}>Find a doctor</button>}
-          {role === 'doctor' && <button id="open-my-profile" onClick={() => onNavigate('my_profile')}>My profile</button>}
           <button id="open-chat" onClick={() => onNavigate('chat')}>
             Messages
             {unread > 0 && <span id="chat-unread-total" class="unread-badge" aria-label={`${unread} unread`}>{unread}</span>}
@@ -39,7 +35,7 @@ export function Home({ state, onCall, onMessage, onNavigate, onOpenAppointment, 
         </nav>
       </header>
       <main aria-labelledby="contacts-title">
-        <NextVisit state={state} onOpen={onOpenAppointment} />
+        <HomeVisits state={state} onNavigate={onNavigate} onOpen={onOpenAppointment} />
         <h2 id="contacts-title">Contacts</h2>
         {state.contacts.length === 0 ? (
           <p class="empty">No contacts yet.</p>

@@ -2,7 +2,7 @@
 // doctor confirms, rejects, reschedules or cancels; the patient cancels.
 // The server decides; a refusal shows its message.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Appointment, appointmentCommands } from '../ipc/appointments';
 import type { AppointmentAction } from '../appointments/actions';
 import { slotGoneMessage } from '../appointments/slots';
@@ -87,7 +87,10 @@ function Reschedule({ appointment: a, onRescheduled }: { appointment: Appointmen
 
 function Cancel({ appointment: a, onChanged }: { appointment: Appointment; onChanged: () => void }) {
   const [asking, setAsking] = useState(false);
+  const yes = useRef<HTMLButtonElement>(null);
   const { busy, error, run } = useCommand();
+  // Keyboard users land on the question's answer.
+  useEffect(() => { if (asking) yes.current?.focus(); }, [asking]);
   const cancel = async () => {
     if ((await run(() => appointmentCommands.cancel(a.id, null))) !== undefined) onChanged();
     setAsking(false);
@@ -97,7 +100,7 @@ function Cancel({ appointment: a, onChanged }: { appointment: Appointment; onCha
       {asking ? (
         <div role="group" aria-labelledby="cancel-question">
           <p id="cancel-question">Cancel this visit? This cannot be undone.</p>
-          <button id="appointment-cancel-confirm" class="danger" disabled={busy} onClick={() => void cancel()}>Yes, cancel the visit</button>
+          <button id="appointment-cancel-confirm" ref={yes} class="danger" disabled={busy} onClick={() => void cancel()}>Yes, cancel the visit</button>
           <button id="appointment-cancel-keep" onClick={() => setAsking(false)}>Keep it</button>
         </div>
       ) : (
