@@ -6,6 +6,7 @@ import { useRef, useState } from 'preact/hooks';
 import { type AppointmentDetail, appointmentCommands } from '../ipc/appointments';
 import type { UserSummary } from '../ipc/appointments';
 import { allowedActions } from '../appointments/actions';
+import { type DetailRead, readsServer } from '../appointments/detailReads';
 import type { AppState } from '../state/app';
 import { AppointmentNotices } from './AppointmentNotices';
 import { DetailSummary } from './DetailSummary';
@@ -23,14 +24,18 @@ interface Props {
   onBack: () => void;
 }
 
-/** The detail, refreshed from the server on open and after one's own actions. */
+/** The detail, read again on each change (see `readsServer` for where from); the latest read shows. */
 function useDetail(id: string, version: number) {
   const [asked, setAsked] = useState(0);
-  const seen = useRef<{ id: string; asked: number } | null>(null);
+  const last = useRef<DetailRead | null>(null);
   const loaded = useLoad(() => {
-    const last = seen.current;
-    seen.current = { id, asked };
-    return appointmentCommands.detail(id, !last || last.id !== id || last.asked !== asked);
+    const refresh = readsServer(last.current, id, asked);
+    const mine: DetailRead = { id, asked, refreshing: refresh };
+    last.current = mine;
+    const done = () => { mine.refreshing = false; };
+    const read = appointmentCommands.detail(id, refresh);
+    read.then(done, done);
+    return read;
   }, [id, version, asked]);
   const detail = loaded.data?.appointment.id === id ? loaded.data : null;
   return { detail, error: loaded.error, refresh: () => setAsked((n) => n + 1) };

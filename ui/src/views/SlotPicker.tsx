@@ -41,7 +41,9 @@ export function SlotPicker({ doctorId, selected, onSelect, version, taken, title
                 {timeLabel(s.start_ms)}
               </button>
             ) : (
-              <span key={s.start_ms} class="slot-taken" aria-label={`${timeLabel(s.start_ms)}, taken`}>{timeLabel(s.start_ms)}</span>
+              <span key={s.start_ms} class="slot-taken">
+                {timeLabel(s.start_ms)}<span class="visually-hidden"> (taken)</span>
+              </span>
             ))}
           </div>
         </section>
