@@ -193,6 +193,11 @@ export function reduce(state: AppState, action: Action): AppState {
   }
 }
 
+/** A call is under way (ringing or connected), so another cannot start. */
+export function inCall(state: AppState): boolean {
+  return state.call !== null && state.call.phase !== 'ended';
+}
+
 /** Which call surface to show over the current screen. */
 export type CallSurface = 'none' | 'incoming' | 'outgoing' | 'call_window' | 'ended_notice';
 

@@ -7,7 +7,7 @@ import { type AppointmentDetail, appointmentCommands } from '../ipc/appointments
 import type { UserSummary } from '../ipc/appointments';
 import { allowedActions } from '../appointments/actions';
 import { type DetailRead, readsServer } from '../appointments/detailReads';
-import type { AppState } from '../state/app';
+import { type AppState, inCall } from '../state/app';
 import { AppointmentNotices } from './AppointmentNotices';
 import { DetailSummary } from './DetailSummary';
 import { NotesPanel } from './NotesPanel';
@@ -74,7 +74,7 @@ function DetailBody({ detail, state, onOpen, onWaiting, onChanged }: Omit<Props,
       {detail.offline && <p id="detail-offline" class="notice" role="status">Offline: showing what this computer saved</p>}
       <DetailSummary detail={detail} viewer={role} onOpen={onOpen} />
       <RoomPanel appointment={a} role={role} actions={actions} waiting={state.appointments.waiting[a.id] ?? null}
-        inCall={state.call !== null && state.call.phase !== 'ended'} onWaiting={onWaiting} />
+        inCall={inCall(state)} onWaiting={onWaiting} />
       <WorkflowActions appointment={a} actions={actions} onChanged={onChanged} onOpen={onOpen} />
       <NotesPanel appointment={a} notes={detail.notes} actions={actions} names={names} role={role} onChanged={onChanged} />
       <RatingPanel appointment={a} actions={actions} role={role} onChanged={onChanged} />

@@ -3,14 +3,13 @@
 
 import { appointmentCommands } from '../ipc/appointments';
 import { timeLabel } from '../appointments/format';
-import type { AppState } from '../state/app';
+import { type AppState, inCall } from '../state/app';
 import { findAppointment } from '../state/appointments';
 import { ErrorText, useCommand } from './useCommand';
 
 export function WaitingRoom({ state, onOpen }: { state: AppState; onOpen: (id: string) => void }) {
   const waiting = Object.values(state.appointments.waiting);
   const { busy, error, run } = useCommand();
-  const inCall = state.call !== null && state.call.phase !== 'ended';
   return (
     <section class="panel" aria-labelledby="waiting-title">
       <h2 id="waiting-title">Waiting room</h2>
@@ -23,7 +22,7 @@ export function WaitingRoom({ state, onOpen }: { state: AppState; onOpen: (id: s
               <button type="button" class="link" onClick={() => onOpen(w.appointment_id)}>
                 {w.patient.display_name}{a ? `, visit at ${timeLabel(a.start_ms)}` : ''}
               </button>
-              <button class="admit primary" disabled={busy || inCall} aria-label={`Admit ${w.patient.display_name}`}
+              <button class="admit primary" disabled={busy || inCall(state)} aria-label={`Admit ${w.patient.display_name}`}
                 onClick={() => run(() => appointmentCommands.roomAdmit(w.appointment_id))}>Admit</button>
             </li>
           );
