@@ -3,16 +3,20 @@ import { useEffect, useReducer, useState } from 'preact/hooks';
 import { asCommandError, commands } from './ipc/commands';
 import type { Settings } from './ipc/types';
 import { callSurface, initialState, reduce } from './state/app';
+import { AppointmentPages } from './views/AppointmentPages';
 import { CallWindow, EndedNotice, IncomingCall, OutgoingCall } from './views/CallSurfaces';
 import { ChatScreen } from './views/ChatScreen';
 import { Home } from './views/Home';
+import { ReminderBanner } from './views/ReminderBanner';
 import { DeviceCheck, SettingsScreen } from './views/Settings';
 import { SignIn } from './views/SignIn';
+import { useAppointments } from './views/useAppointments';
 import './styles.css';
 
 function App() {
   const [state, dispatch] = useReducer(reduce, initialState);
   const [settings, setSettings] = useState<Settings | null>(null);
+  useAppointments(state, dispatch);
 
   useEffect(() => {
     (async () => {
@@ -84,6 +88,13 @@ function App() {
           onBack={() => dispatch({ type: 'navigate', screen: 'home' })} />
       );
       break;
+    case 'appointments':
+    case 'directory':
+    case 'doctor':
+    case 'appointment':
+    case 'my_profile':
+      page = <AppointmentPages state={state} dispatch={dispatch} />;
+      break;
     case 'device_check':
       page = (
         <DeviceCheck micLevel={state.micLevel} problems={state.problems}
@@ -97,6 +108,7 @@ function App() {
           onCall={(userId) => act(() => commands.placeCall(userId))}
           onMessage={(userId) => openChatWith(userId, true)}
           onNavigate={(screen) => dispatch({ type: 'navigate', screen })}
+          onOpenAppointment={(id) => dispatch({ type: 'show_appointment', id })}
           onSignOut={(erase) =>
             commands.signOut(erase).then(
               () => dispatch({ type: 'show_sign_in' }),
@@ -106,8 +118,13 @@ function App() {
         />
       );
   }
+  const reminder = state.appointments.reminder;
   return (
     <>
+      {reminder && (
+        <ReminderBanner reminder={reminder} viewer={state.account.person.role}
+          onOpen={(id) => dispatch({ type: 'show_appointment', id })} onDismiss={() => dispatch({ type: 'reminder_dismiss' })} />
+      )}
       {page}
       {state.notice && (
         <p class="toast" role="alert">

@@ -1,3 +1,4 @@
+import type { AppointmentUiEvent } from './appointments';
 import type { ChatEvent } from './chat';
 
 // Types the shell sends and receives: mirrors of src-tauri's serde types
@@ -55,7 +56,8 @@ export type UiEvent =
   | { type: 'signed_out' }
   | { type: 'mic_level'; dbfs: number }
   | { type: 'device_problem'; device: string; message: string }
-  | ChatEvent;
+  | ChatEvent
+  | AppointmentUiEvent;
 
 export type CallEvent = Extract<UiEvent, { type: 'call' }>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CallEvent, ContactView, UiEvent } from '../ipc/types';
-import { type AppState, callSurface, endReasonText, formatDuration, initialState, levelFraction, reduce, statsLines } from './app';
+import { type AppState, callSurface, endReasonText, formatDuration, inCall, initialState, levelFraction, reduce, statsLines } from './app';
 
 const person = (id: string, name: string) => ({ id, name, role: 'doctor' as const });
 const contact = (id: string, name: string, online: boolean): ContactView => ({ person: person(id, name), online });
@@ -44,6 +44,13 @@ describe('call surfaces', () => {
     expect(s.call?.end_reason).toBe('hung_up');
     s = reduce(s, { type: 'dismiss_call' });
     expect(callSurface(s)).toBe('none');
+  });
+
+  it('is in a call from ringing until it ends', () => {
+    expect(inCall(signedIn)).toBe(false);
+    expect(inCall(run(signedIn, call('outgoing')))).toBe(true);
+    expect(inCall(run(signedIn, call('connected')))).toBe(true);
+    expect(inCall(run(signedIn, call('connected'), call('ended', { end_reason: 'hung_up' })))).toBe(false);
   });
 
   it('shows a notice, not the call window, for a call never answered', () => {

@@ -4,9 +4,14 @@
 
 import type { ChatEvent } from '../ipc/chat';
 import type { AccountView, CallEvent, CallStats, ContactView, UiEvent } from '../ipc/types';
+import {
+  type AppointmentsAction, type AppointmentsState, initialAppointments, isAppointmentEvent, reduceAppointments,
+} from './appointments';
 import { type ChatAction, type ChatState, initialChat, reduceChat } from './chat';
 
-export type Screen = 'starting' | 'sign_in' | 'home' | 'chat' | 'settings' | 'device_check';
+export type Screen =
+  | 'starting' | 'sign_in' | 'home' | 'chat' | 'settings' | 'device_check'
+  | 'appointments' | 'directory' | 'doctor' | 'appointment' | 'my_profile';
 
 export interface DeviceProblem {
   device: string;
@@ -33,6 +38,7 @@ export interface AppState {
   chat: ChatState;
   /** The chat side panel of the call window is open. */
   callChat: boolean;
+  appointments: AppointmentsState;
 }
 
 export const initialState: AppState = {
@@ -52,6 +58,7 @@ export const initialState: AppState = {
   notice: null,
   chat: initialChat,
   callChat: false,
+  appointments: initialAppointments,
 };
 
 export type Action =
@@ -65,7 +72,12 @@ export type Action =
   | { type: 'dismiss_call' }
   | { type: 'notice'; notice: string | null }
   | { type: 'toggle_call_chat' }
-  | ChatAction;
+  /** Show one visit's detail page. */
+  | { type: 'show_appointment'; id: string }
+  /** Show a doctor's page (profile, slots, booking). */
+  | { type: 'show_doctor'; doctorId: string }
+  | ChatAction
+  | AppointmentsAction;
 
 const LIVE_PHASES = new Set(['connecting', 'connected', 'reconnecting']);
 const SELF_ENDED = new Set(['local_reject', 'local_cancel', 'answered_elsewhere', 'rejected_elsewhere']);
@@ -81,8 +93,17 @@ export function isChatEvent(event: UiEvent): event is ChatEvent {
   return event.type.startsWith('chat_');
 }
 
+function withAppointments(state: AppState, action: AppointmentsAction): AppState {
+  return { ...state, appointments: reduceAppointments(state.appointments, action) };
+}
+
 function onEvent(state: AppState, event: UiEvent): AppState {
   if (isChatEvent(event)) return { ...state, chat: reduceChat(state.chat, { type: 'chat_event', event, now: Date.now() }) };
+  if (isAppointmentEvent(event)) {
+    const next = withAppointments(state, { type: 'appointments_event', event });
+    // A deep link shows the visit at once (or right after sign-in).
+    return event.type === 'open_appointment' && state.account ? { ...next, screen: 'appointment' } : next;
+  }
   switch (event.type) {
     case 'connection':
       return {
@@ -109,8 +130,13 @@ function onEvent(state: AppState, event: UiEvent): AppState {
       if (event.phase === 'ended' && !answered && SELF_ENDED.has(event.end_reason ?? '')) {
         return { ...state, call: null, answered: false };
       }
+      // A patient rung from a waiting room was admitted: no longer waiting.
+      const me = state.account?.person;
+      const admitted = event.phase === 'incoming' && me?.role === 'patient'
+        ? withAppointments(state, { type: 'rooms_left_by', patientId: me.id })
+        : state;
       return {
-        ...state,
+        ...admitted,
         call: event,
         answered,
         ...(reset ? { muted: false, cameraOff: false, stats: null, problems: [], callChat: false } : {}),
@@ -133,8 +159,11 @@ export function reduce(state: AppState, action: Action): AppState {
   switch (action.type) {
     case 'event':
       return onEvent(state, action.event);
-    case 'signed_in':
-      return { ...state, account: action.account, screen: 'home', notice: null };
+    case 'signed_in': {
+      // A deep link that came while signed out opens once signed in.
+      const screen = state.appointments.openId ? 'appointment' : 'home';
+      return { ...state, account: action.account, screen, notice: null };
+    }
     case 'show_sign_in':
       return { ...initialState, screen: 'sign_in', notice: action.notice ?? null };
     case 'navigate':
@@ -155,7 +184,18 @@ export function reduce(state: AppState, action: Action): AppState {
     case 'chat_open':
     case 'chat_typing_expired':
       return { ...state, chat: reduceChat(state.chat, action) };
+    case 'show_appointment':
+      return { ...state, screen: 'appointment', appointments: { ...state.appointments, openId: action.id } };
+    case 'show_doctor':
+      return { ...state, screen: 'doctor', appointments: { ...state.appointments, doctorId: action.doctorId } };
+    default:
+      return withAppointments(state, action);
   }
+}
+
+/** A call is under way (ringing or connected), so another cannot start. */
+export function inCall(state: AppState): boolean {
+  return state.call !== null && state.call.phase !== 'ended';
 }
 
 /** Which call surface to show over the current screen. */

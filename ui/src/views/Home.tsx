@@ -1,15 +1,17 @@
-import type { AppState } from '../state/app';
+import type { AppState, Screen } from '../state/app';
 import { totalUnread } from '../state/chat';
+import { HomeVisits } from './HomeVisits';
 
 interface Props {
   state: AppState;
   onCall: (userId: string) => void;
   onMessage: (userId: string) => void;
-  onNavigate: (screen: 'settings' | 'device_check' | 'chat') => void;
+  onNavigate: (screen: Extract<Screen, 'settings' | 'device_check' | 'chat' | 'appointments' | 'directory' | 'my_profile'>) => void;
+  onOpenAppointment: (id: string) => void;
   onSignOut: (eraseHistory: boolean) => void;
 }
 
-export function Home({ state, onCall, onMessage, onNavigate, onSignOut }: Props) {
+export function Home({ state, onCall, onMessage, onNavigate, onOpenAppointment, onSignOut }: Props) {
   const unread = totalUnread(state.chat);
   const inCall = state.call !== null && state.call.phase !== 'ended';
   return (
@@ -33,6 +35,7 @@ export function Home({ state, onCall, onMessage, onNavigate, onSignOut }: Props)
         </nav>
       </header>
       <main aria-labelledby="contacts-title">
+        <HomeVisits state={state} onNavigate={onNavigate} onOpen={onOpenAppointment} />
         <h2 id="contacts-title">Contacts</h2>
         {state.contacts.length === 0 ? (
           <p class="empty">No contacts yet.</p>
