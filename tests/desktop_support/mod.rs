@@ -157,6 +157,10 @@ pub struct AppConfig {
     pub settings: Value,
     /// Extra environment for the app.
     pub env: Vec<(String, String)>,
+    /// Extra command-line arguments for the app (such as a
+    /// `clinicall://` link), passed through tauri-driver's
+    /// `tauri:options.args`.
+    pub args: Vec<String>,
 }
 
 impl AppConfig {
@@ -172,6 +176,7 @@ impl AppConfig {
                 "notifications": true,
             }),
             env: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -283,7 +288,10 @@ impl App {
         // first requests can fail while it starts.
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = loop {
-            let caps = json!({ "browserName": "wry", "tauri:options": { "application": APP } });
+            let caps = json!({
+                "browserName": "wry",
+                "tauri:options": { "application": APP, "args": &config.args },
+            });
             match Session::start(&url, caps).await {
                 Ok(session) => break session,
                 Err(e) if Instant::now() < deadline => {
@@ -309,7 +317,18 @@ impl App {
     /// session (display, bus, home) as this one, and waits up to `limit`
     /// for it to exit. `None`: still running at the limit (then killed).
     pub async fn launch_again(&self, limit: Duration) -> Option<std::process::ExitStatus> {
+        self.launch_again_with(&[], limit).await
+    }
+
+    /// [`launch_again`](Self::launch_again) with command-line arguments
+    /// (a `clinicall://` link, as the OS passes it).
+    pub async fn launch_again_with(
+        &self,
+        args: &[&str],
+        limit: Duration,
+    ) -> Option<std::process::ExitStatus> {
         let mut second = Command::new(APP)
+            .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
