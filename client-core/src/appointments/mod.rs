@@ -17,6 +17,11 @@
 //!   at once, and fetches of profiles, notes and visit records that are
 //!   kept for offline reading.
 //!
+//! - [`quality`]: the [`QualityReporter`] posts this party's
+//!   [`QualitySummary`](crate::protocol::appointments::QualitySummary) of
+//!   every ended call of an appointment for its visit record; hand it each
+//!   [`DriverEvent`](crate::driver::DriverEvent) the app reads.
+//!
 //! The UI reads the cache and re-reads when an [`AppointmentEvent`] says
 //! something changed.
 //!
@@ -42,9 +47,11 @@
 //! ```
 
 mod handle;
+pub mod quality;
 pub mod rest;
 mod sync;
 
 pub use handle::{AppointmentError, AppointmentEvent, AppointmentsHandle};
+pub use quality::{QualityAccumulator, QualityReporter, ReportRetry};
 pub use rest::{AppointmentsClient, DoctorQuery};
 pub use sync::{AppointmentSync, AppointmentSyncConfig};
