@@ -59,6 +59,13 @@ impl Api {
         })
     }
 
+    /// The HTTP client (for other requests on the same connection pool)
+    /// and the base URL, without a trailing slash.
+    #[allow(dead_code)] // apptbench's; loadgen has no use for it
+    pub fn client(&self) -> (&reqwest::Client, &str) {
+        (&self.http, &self.base)
+    }
+
     /// `POST /api/v1/auth/login`.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
         let body = LoginRequest {
@@ -68,6 +75,23 @@ impl Api {
         self.post("/api/v1/auth/login", None, &body, StatusCode::OK)
             .await
             .with_context(|| format!("logging in as {email}"))
+    }
+
+    /// Logs in as the target's admin and returns the access token; fails
+    /// if the account is not an admin.
+    pub async fn admin_login(&self, target: &Target) -> Result<String> {
+        let admin = self
+            .login(&target.admin_email, &target.admin_password)
+            .await
+            .context("admin login")?;
+        if admin.account.role != Role::Admin {
+            bail!(
+                "{} is a {}, not an admin",
+                target.admin_email,
+                admin.account.role.as_str()
+            );
+        }
+        Ok(admin.access_token)
     }
 
     /// `POST /api/v1/admin/users`.

@@ -245,10 +245,7 @@ async fn main() -> Result<()> {
         "rate and duration must be positive"
     );
     let api = accounts::Api::new(&args.target.server, 4)?;
-    let admin = api
-        .login(&args.target.admin_email, &args.target.admin_password)
-        .await?
-        .access_token;
+    let admin = api.admin_login(&args.target).await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let creds = accounts::provision(&api, &admin, &run_id, 1, 2, true).await?;
     ensure!(creds.len() == 2, "expected a doctor and a patient");

@@ -34,7 +34,7 @@ use clap::Parser;
 use client::{ClientSpec, LoadPlan, Phase, Shared, lock};
 use clinicall_protocol::Role;
 use serde::Serialize;
-use stats::LatencySummary;
+use stats::{LatencySummary, parse_non_negative, parse_positive};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -123,20 +123,6 @@ fn parse_clients(s: &str) -> Result<usize, String> {
         return Err("must be an even number of at least 2".into());
     }
     Ok(n)
-}
-
-fn parse_positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err("must be a number greater than 0".into()),
-    }
-}
-
-fn parse_non_negative(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        _ => Err("must be a number of at least 0".into()),
-    }
 }
 
 /// Server memory samples, KiB.
@@ -252,21 +238,12 @@ async fn run(args: Args, nofile: Option<u64>) -> Result<Report> {
     // 1. Accounts.
     let started = Instant::now();
     let api = accounts::Api::new(&args.target.server, args.connect_concurrency)?;
-    let admin = api
-        .login(&args.target.admin_email, &args.target.admin_password)
-        .await
-        .context("admin login")?;
-    ensure!(
-        admin.account.role == Role::Admin,
-        "{} is a {}, not an admin",
-        args.target.admin_email,
-        admin.account.role.as_str()
-    );
+    let admin = api.admin_login(&args.target).await?;
     let creds = tokio::time::timeout(
         phase_timeout,
         accounts::provision(
             &api,
-            &admin.access_token,
+            &admin,
             &run_id,
             pairs,
             args.connect_concurrency,

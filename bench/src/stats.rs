@@ -112,6 +112,8 @@ pub struct LatencySummary {
     pub p50: f64,
     /// 90th percentile.
     pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
     /// 99th percentile.
     pub p99: f64,
     /// 99.9th percentile.
@@ -130,6 +132,7 @@ impl LatencySummary {
                 mean: 0.0,
                 p50: 0.0,
                 p90: 0.0,
+                p95: 0.0,
                 p99: 0.0,
                 p999: 0.0,
                 max: 0.0,
@@ -140,10 +143,27 @@ impl LatencySummary {
             mean: round3(h.mean() / 1000.0),
             p50: ms(h.value_at_quantile(0.50)),
             p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
             p99: ms(h.value_at_quantile(0.99)),
             p999: ms(h.value_at_quantile(0.999)),
             max: ms(h.max()),
         }
+    }
+}
+
+/// A clap value parser: a finite number greater than 0.
+pub fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err("must be a number greater than 0".into()),
+    }
+}
+
+/// A clap value parser: a finite number of at least 0.
+pub fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err("must be a number of at least 0".into()),
     }
 }
 
@@ -271,6 +291,7 @@ mod tests {
         assert_eq!(s.count, 1000);
         assert!((s.p50 - 0.5).abs() < 0.002, "{s:?}");
         assert!((s.p90 - 0.9).abs() < 0.002, "{s:?}");
+        assert!((s.p95 - 0.95).abs() < 0.002, "{s:?}");
         assert!((s.p99 - 0.99).abs() < 0.002, "{s:?}");
         assert!((s.max - 1.0).abs() < 0.002, "{s:?}");
         assert!((s.mean - 0.5005).abs() < 0.002, "{s:?}");

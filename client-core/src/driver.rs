@@ -17,7 +17,7 @@
 //! | [`MediaEventSink::stats`] | [`DriverEvent::MediaStats`] |
 //! | `ice_servers` of a `welcome` | [`MediaEngine::set_ice_servers`] |
 //! | [`CallHandle`] commands | `Dial`, `Accept`, `Reject`, `Cancel`, `HangUp` |
-//! | connects, drops, and the pushes each engine takes (`chat_*`, `appointment_changed`) | the sync engines' [`EngineFeed`]s, if any |
+//! | connects, drops, and the pushes each engine takes (`chat_*`, `appointment_changed`, `room_waiting`; a copy of `call_incoming` for the appointments engine) | the sync engines' [`EngineFeed`]s, if any |
 //! | [`CallMachine::poll_timeout`] | [`CallMachine::handle_timeout`] (`sleep_until`) |
 //!
 //! and [`CallOutput`]s go to [`SignalingClient::send`], the [`MediaEngine`]
@@ -619,7 +619,7 @@ impl Task {
                     self.unsent.clear();
                 }
                 for feed in &self.feeds {
-                    feed.connected();
+                    feed.connected(resumed);
                 }
                 Some(DriverEvent::Connected { user, resumed })
             }

@@ -8,12 +8,16 @@ use tokio::sync::mpsc;
 /// One item of an engine's part of the signaling stream.
 #[derive(Debug)]
 pub(crate) enum FeedItem {
-    /// `welcome`: the engine syncs.
-    Connected,
+    /// `welcome`: the engine syncs. `resumed`: the server kept the
+    /// earlier session (and what it knew of it, such as a waiting room).
+    Connected { resumed: bool },
     /// The socket dropped; the engine waits for the next `Connected`.
     Disconnected,
     /// A push the engine takes (see [`EngineFeed::offer`]).
     Push(Box<ServerMessage>),
+    /// A copy of a message the engine watches but leaves to the driver
+    /// (see [`EngineFeed::offer`]).
+    Seen(Box<ServerMessage>),
     /// The signaling client has stopped for good.
     Closed,
 }
@@ -31,6 +35,7 @@ pub(crate) enum FeedItem {
 pub struct EngineFeed {
     tx: mpsc::UnboundedSender<FeedItem>,
     takes: fn(&ServerMessage) -> bool,
+    watches: fn(&ServerMessage) -> bool,
 }
 
 impl EngineFeed {
@@ -38,13 +43,25 @@ impl EngineFeed {
     pub(crate) fn new(
         takes: fn(&ServerMessage) -> bool,
     ) -> (Self, mpsc::UnboundedReceiver<FeedItem>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx, takes }, rx)
+        Self::watching(takes, |_| false)
     }
 
-    /// The server said `welcome` (new or resumed session).
-    pub fn connected(&self) {
-        self.push_item(FeedItem::Connected);
+    /// A feed for an engine that takes the pushes `takes` accepts and
+    /// also sees a copy of the messages `watches` accepts, which stay
+    /// with the driver (the appointments engine watches `call_incoming`
+    /// to end a wait in the waiting room).
+    pub(crate) fn watching(
+        takes: fn(&ServerMessage) -> bool,
+        watches: fn(&ServerMessage) -> bool,
+    ) -> (Self, mpsc::UnboundedReceiver<FeedItem>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx, takes, watches }, rx)
+    }
+
+    /// The server said `welcome`: a new session, or the earlier one
+    /// `resumed`.
+    pub fn connected(&self, resumed: bool) {
+        self.push_item(FeedItem::Connected { resumed });
     }
 
     /// The socket dropped.
@@ -58,12 +75,15 @@ impl EngineFeed {
     }
 
     /// Offers a server message; returns it back if the engine does not
-    /// take it.
+    /// take it (after keeping a copy if it watches it).
     pub fn offer(&self, msg: ServerMessage) -> Option<ServerMessage> {
         if (self.takes)(&msg) {
             self.push_item(FeedItem::Push(Box::new(msg)));
             None
         } else {
+            if (self.watches)(&msg) {
+                self.push_item(FeedItem::Seen(Box::new(msg.clone())));
+            }
             Some(msg)
         }
     }

@@ -183,22 +183,14 @@ impl AppClient {
 async fn open_doctor(server: &TestServer, name: &str) -> Account {
     let doctor = server.doctor(name).await;
     let rest = AppointmentsClient::new(server.sign_in(&doctor).await).unwrap();
-    let schedule = [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ]
-    .into_iter()
-    .map(|day| ScheduleBlock {
-        day,
-        start: "00:00".into(),
-        end: "24:00".into(),
-    })
-    .collect();
+    let schedule = Weekday::ALL
+        .into_iter()
+        .map(|day| ScheduleBlock {
+            day,
+            start: "00:00".into(),
+            end: "24:00".into(),
+        })
+        .collect();
     let details = ProfileDetails {
         specialization: "Cardiology".into(),
         qualification: "MD".into(),

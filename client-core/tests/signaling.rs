@@ -46,7 +46,7 @@ async fn active_call(caller: &mut Online, callee: &mut Online, callee_id: UserId
         .client
         .request(ClientMessage::Invite {
             callee: callee_id,
-            appointment_id: Some("appt-42".into()),
+            appointment_id: None,
         })
         .await
         .unwrap();
@@ -64,7 +64,7 @@ async fn active_call(caller: &mut Online, callee: &mut Online, callee_id: UserId
             _ => None,
         })
         .await;
-    assert_eq!(incoming, (call_id, Some("appt-42".into())));
+    assert_eq!(incoming, (call_id, None));
     let accepted = callee
         .client
         .request(ClientMessage::Accept { call_id })

@@ -24,7 +24,9 @@ use clinicall_client_core::signaling::{
     AuthSession, ClientConfig, MemoryTokenStore, RestClient, SignalingClient,
 };
 use clinicall_devices::camera::CaptureRequest;
-use clinicall_protocol::{CallId, Contact, UserId};
+use clinicall_protocol::{
+    AppointmentId, CallId, ClientMessage, Contact, ServerMessage, UserId, UserSummary,
+};
 use media_io::{AudioChoice, HeadlessMedia, SpeakerChoice, VideoChoice};
 use serde_json::{Value, json};
 use std::net::IpAddr;
@@ -95,6 +97,14 @@ OUTPUT:
   (with `available` devices when a name matched none) and the call goes on
   without it.
 
+WAITING ROOM:
+  `room` lines give each answer about an appointment's waiting room:
+    {\"event\":\"room\",\"appointment_id\":\"…\",\"patient_id\":\"…\",\"waiting\":true}
+    {\"event\":\"room\",\"error\":\"not_found\",\"message\":\"…\"}
+  A visit (the appointment must be scheduled):
+    clinicall-headless --email patient@x --wait-room <APPOINTMENT_ID>
+    clinicall-headless --email doctor@x --admit <APPOINTMENT_ID> --hang-up-after 10
+
 SMOKE-TESTING A SERVER:
   clinicall-headless --server https://clinic.example.org --email a@x --answer
   clinicall-headless --server https://clinic.example.org --email b@x \\
@@ -120,7 +130,7 @@ EXIT CODES:
 #[command(group(
     ArgGroup::new("mode")
         .required(true)
-        .args(["call", "call_name", "answer", "list"])
+        .args(["call", "call_name", "answer", "list", "wait_room", "admit"])
 ))]
 struct Args {
     /// Base URL of the signaling server (http/https; the WebSocket URL is
@@ -175,6 +185,19 @@ struct Args {
     /// Mode: print the contacts with their online state and exit.
     #[arg(long)]
     list: bool,
+
+    /// Mode (patient): wait in the waiting room of this scheduled
+    /// appointment (a `room` line says so), and accept the call that comes
+    /// when the doctor admits. After a reconnect that lost the session,
+    /// waits again until the call rings.
+    #[arg(long, value_name = "APPOINTMENT_ID")]
+    wait_room: Option<AppointmentId>,
+
+    /// Mode (doctor): admit the patient waiting in this appointment's
+    /// waiting room, once they wait (looking in once a second until then;
+    /// each look prints a `room` line), which rings them for the visit.
+    #[arg(long, value_name = "APPOINTMENT_ID", conflicts_with = "calls")]
+    admit: Option<AppointmentId>,
 
     /// With --answer: what to do with an incoming call: `accept` it,
     /// `reject` it (decline), or `ignore` it (let it ring until the caller
@@ -481,6 +504,7 @@ async fn run(args: Args) -> Outcome {
     } else {
         (None, None)
     };
+    let room_client = client.clone();
     let (chat, (call, mut events)) = match chat {
         Some((chat, feed)) => (
             Some(chat),
@@ -506,6 +530,9 @@ async fn run(args: Args) -> Outcome {
         hang_up_at: None,
         rebind_at: None,
         cancel_at: None,
+        look_in_at: None,
+        rang: false,
+        room_client,
         chat,
     };
     let outcome = loop {
@@ -537,6 +564,12 @@ async fn run(args: Args) -> Outcome {
                     tracing::info!("rebinding the media sockets as asked");
                     print(json!({"event": "rebind"}));
                     control.rebind_sockets();
+                }
+            }
+            () = sleep_until(runner.look_in_at), if runner.look_in_at.is_some() => {
+                runner.look_in_at = None;
+                if let Some(outcome) = runner.admit_if_waiting().await {
+                    break outcome;
                 }
             }
             () = sleep_until(runner.hang_up_at), if runner.hang_up_at.is_some() => {
@@ -590,19 +623,41 @@ struct Runner {
     hang_up_at: Option<Instant>,
     rebind_at: Option<Instant>,
     cancel_at: Option<Instant>,
+    /// With --admit: when to look in the waiting room again.
+    look_in_at: Option<Instant>,
+    /// With --wait-room or --admit: the visit's call rang (no more waiting
+    /// or looking in).
+    rang: bool,
+    /// For the waiting-room requests.
+    room_client: SignalingClient,
     /// With --say or --reply.
     chat: Option<chat::Chat>,
 }
 
+/// How often --admit looks in while nobody waits. The headless client
+/// runs no appointments engine, which would hear `room_waiting` pushes.
+const LOOK_IN_EVERY: Duration = Duration::from_secs(1);
+
 impl Runner {
     async fn on_event(&mut self, event: DriverEvent) -> Option<Outcome> {
         match event {
-            DriverEvent::Connected { .. } => {
+            DriverEvent::Connected { resumed, .. } => {
                 if !self.ever_connected {
                     // The baseline the `resources` after each call compare with.
                     print(resources());
                 }
                 self.ever_connected = true;
+                // A resumed session still waits on the server; a new one
+                // (the first, or after the server forgot us) waits again.
+                if let Some(appointment) = self.args.wait_room
+                    && !resumed
+                    && !self.rang
+                {
+                    return self.wait_in_room(appointment).await;
+                }
+                if self.args.admit.is_some() && !self.rang {
+                    return self.admit_if_waiting().await;
+                }
             }
             // Sent after every `Connected`; the first one is where a mode starts.
             DriverEvent::PresenceSnapshot(contacts) => {
@@ -640,7 +695,7 @@ impl Runner {
                 format!("listed {} contacts", contacts.len()),
             ));
         }
-        if self.dialled || self.args.answer {
+        if self.dialled || self.answering() || self.args.admit.is_some() {
             return None;
         }
         let callee = match (&self.args.call, &self.args.call_name) {
@@ -695,13 +750,15 @@ impl Runner {
                 }
             }
             CallState::OutgoingRinging { call_id: Some(_) } => {
+                self.rang = true;
                 if self.cancel_at.is_none()
                     && let Some(after) = self.args.cancel_after
                 {
                     self.cancel_at = Some(Instant::now() + Duration::from_secs(after));
                 }
             }
-            CallState::IncomingRinging { .. } if self.args.answer && !self.answered => {
+            CallState::IncomingRinging { .. } if self.answering() && !self.answered => {
+                self.rang = true;
                 self.answered = true;
                 let result = match self.args.incoming {
                     Incoming::Accept => {
@@ -745,7 +802,7 @@ impl Runner {
                 let as_asked = match (self.args.incoming, &reason) {
                     _ if self.call_connected => None,
                     (Incoming::Reject, CallEndReason::LocalReject) => Some("declined as asked"),
-                    (Incoming::Ignore, _) if self.args.answer => Some("let it ring as asked"),
+                    (Incoming::Ignore, _) if self.answering() => Some("let it ring as asked"),
                     (_, CallEndReason::LocalCancel) if self.args.cancel_after.is_some() => {
                         Some("cancelled as asked")
                     }
@@ -805,11 +862,98 @@ impl Runner {
         self.call_connected = false;
         self.answered = false;
         self.dialled = false;
-        if self.args.answer {
+        if self.answering() {
             return None;
         }
         let contacts = self.last_contacts.clone();
         self.on_contacts(&contacts).await
+    }
+
+    /// Whether this run answers calls (--answer, or --wait-room).
+    fn answering(&self) -> bool {
+        self.args.answer || self.args.wait_room.is_some()
+    }
+
+    /// --wait-room: joins the waiting room (again).
+    async fn wait_in_room(&mut self, appointment: AppointmentId) -> Option<Outcome> {
+        let join = ClientMessage::RoomJoin {
+            appointment_id: appointment,
+        };
+        match self.room(join).await {
+            Ok((_, waiting)) => {
+                if !waiting {
+                    // The visit's call already rings (it comes next).
+                    tracing::info!("not waiting: the visit's call already rings");
+                }
+                None
+            }
+            Err(message) => Some(Outcome::new(
+                EXIT_CALL_FAILED,
+                format!("could not wait in the room: {message}"),
+            )),
+        }
+    }
+
+    /// --admit: looks in; admits the patient if they wait, or looks again
+    /// later.
+    async fn admit_if_waiting(&mut self) -> Option<Outcome> {
+        let appointment = self.args.admit?;
+        if self.rang {
+            return None;
+        }
+        let look = ClientMessage::RoomJoin {
+            appointment_id: appointment,
+        };
+        match self.room(look).await {
+            Ok((patient, true)) => {
+                tracing::info!(patient = %patient.id, "admitting");
+                self.rang = true;
+                match self.call.admit(appointment, patient.id).await {
+                    Ok(()) => None,
+                    Err(e) => Some(Outcome::new(
+                        EXIT_CALL_FAILED,
+                        format!("admit refused: {e}"),
+                    )),
+                }
+            }
+            Ok((_, false)) => {
+                self.look_in_at = Some(Instant::now() + LOOK_IN_EVERY);
+                None
+            }
+            // Offline for a moment: the next `Connected` looks again.
+            Err(message) if message.starts_with("signaling: ") => None,
+            Err(message) => Some(Outcome::new(
+                EXIT_CALL_FAILED,
+                format!("could not look in the room: {message}"),
+            )),
+        }
+    }
+
+    /// A waiting-room request; prints the `room` line of its reply.
+    async fn room(&self, msg: ClientMessage) -> Result<(UserSummary, bool), String> {
+        let reply = self
+            .room_client
+            .request(msg)
+            .await
+            .map_err(|e| format!("signaling: {e}"))?;
+        match reply.msg {
+            ServerMessage::RoomWaiting {
+                appointment_id,
+                patient,
+                waiting,
+            } => {
+                print(json!({
+                    "event": "room", "appointment_id": appointment_id,
+                    "patient_id": patient.id, "waiting": waiting,
+                }));
+                Ok((patient, waiting))
+            }
+            ServerMessage::Error { code, message, .. } => {
+                print(json!({"event": "room", "error": code.as_str(), "message": message}));
+                Err(format!("{}: {message}", code.as_str()))
+            }
+            other => Err(format!("unexpected reply {other:?}")),
+        }
     }
 
     fn timeout_message(&self) -> String {
@@ -817,7 +961,9 @@ impl Runner {
             "never connected to the signaling server"
         } else if self.call_connected {
             "the call was still connected"
-        } else if self.args.answer && !self.answered {
+        } else if self.args.admit.is_some() && !self.rang {
+            "nobody came to the waiting room"
+        } else if self.answering() && !self.answered {
             "no call came in"
         } else if self.args.list {
             "no contact list arrived"

@@ -85,6 +85,57 @@ impl TestServer {
         (doctor, patient)
     }
 
+    /// The doctor opens their schedule, the patient books a slot two days
+    /// ahead and the doctor confirms it: a scheduled visit's id.
+    async fn scheduled_visit(&self, doctor: &Account, patient: &Account) -> String {
+        let http = reqwest::Client::new();
+        let token = |account: &Account| {
+            let rest = self.rest.clone();
+            let email = account.email.clone();
+            async move { rest.login(&email, PASSWORD).await.unwrap().access_token }
+        };
+        let (doctor_token, patient_token) = (token(doctor).await, token(patient).await);
+        let resp = http
+            .put(format!(
+                "{}/api/v1/doctors/{}/profile",
+                self.base, doctor.id
+            ))
+            .bearer_auth(&doctor_token)
+            .json(&clinicall_signaling_server::demo::demo_doctor_profile())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        const SLOT_MS: i64 = 30 * 60 * 1000;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let start_ms = (now_ms / SLOT_MS) * SLOT_MS + 2 * 24 * 60 * 60 * 1000;
+        let resp = http
+            .post(format!("{}/api/v1/appointments", self.base))
+            .bearer_auth(&patient_token)
+            .json(
+                &serde_json::json!({"doctor_id": doctor.id, "start_ms": start_ms,
+                                      "mode": "video", "reason": "a rash"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let booked: Value = resp.json().await.unwrap();
+        let id = booked["id"].as_str().unwrap().to_owned();
+        let resp = http
+            .post(format!("{}/api/v1/appointments/{id}/confirm", self.base))
+            .bearer_auth(&doctor_token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        id
+    }
+
     fn spawn(&self, account: &Account, mode: &[&str]) -> Run {
         let mut child = Command::new(BIN)
             .args(["--server", &self.base, "--email", &account.email])
@@ -283,4 +334,50 @@ async fn say_before_the_call_and_an_automatic_reply() {
     let reply = line(&caller_lines, "chat_message");
     assert_eq!(reply["from"], patient.id.to_string());
     assert_eq!(reply["seq"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_the_patient_waits_in_the_room_and_the_doctor_admits() {
+    let server = TestServer::start().await;
+    let (doctor, patient) = server.pair().await;
+    let visit = server.scheduled_visit(&doctor, &patient).await;
+
+    // The doctor comes first: nobody waits yet, so it keeps looking in.
+    let mut admitting = server.spawn(&doctor, &["--admit", &visit, "--hang-up-after", "1"]);
+    admitting
+        .until(|v| v["event"] == "room" && v["waiting"] == false)
+        .await;
+    let mut waiting = server.spawn(&patient, &["--wait-room", &visit]);
+    waiting
+        .until(|v| v["event"] == "room" && v["waiting"] == true)
+        .await;
+    let (doctor_code, doctor_lines) = admitting.finish().await;
+    let (patient_code, patient_lines) = waiting.finish().await;
+    assert_eq!(doctor_code, 0, "{doctor_lines:#?}");
+    assert_eq!(patient_code, 0, "{patient_lines:#?}");
+    assert_connected_then_ended(&doctor_lines, "local_hang_up");
+    assert_connected_then_ended(&patient_lines, "hung_up");
+    // The doctor admitted the patient it saw waiting.
+    let saw = doctor_lines
+        .iter()
+        .find(|l| l["event"] == "room" && l["waiting"] == true)
+        .unwrap_or_else(|| panic!("{doctor_lines:#?}"));
+    assert_eq!(saw["patient_id"], patient.id.to_string());
+    assert_eq!(saw["appointment_id"], visit.as_str());
+
+    // A stranger's appointment id gets a clear refusal, exit code 1.
+    let (code, lines) = server
+        .spawn(
+            &patient,
+            &["--wait-room", &uuid::Uuid::new_v4().to_string()],
+        )
+        .finish()
+        .await;
+    assert_eq!(code, 1, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "room" && l["error"] == "not_found"),
+        "{lines:#?}"
+    );
 }

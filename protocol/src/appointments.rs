@@ -46,6 +46,19 @@ pub enum Weekday {
     Sunday,
 }
 
+impl Weekday {
+    /// Monday to Sunday.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+}
+
 /// Part of a doctor's week during which they see patients: slots of the
 /// profile's `slot_minutes` start at `start` and follow each other while
 /// they end by `end`. Times are `HH:MM` in the doctor's time zone.

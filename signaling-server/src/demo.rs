@@ -3,6 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::util::now_ms;
+use clinicall_protocol::appointments::{ProfileDetails, ScheduleBlock, Weekday};
 use clinicall_protocol::rest::NewUser;
 use clinicall_protocol::{ErrorCode, Role};
 
@@ -41,8 +42,34 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 3] = [
     },
 ];
 
-/// Creates the demo accounts that are missing, and makes the demo doctor
-/// the demo patient's doctor.
+/// The demo doctor's profile: seen around the clock, every 30 minutes, in
+/// UTC, so a demo (and a test against a demo server) always finds free
+/// slots whatever the time of day.
+pub fn demo_doctor_profile() -> ProfileDetails {
+    let schedule = Weekday::ALL
+        .into_iter()
+        .map(|day| ScheduleBlock {
+            day,
+            start: "00:00".into(),
+            end: "24:00".into(),
+        })
+        .collect();
+    ProfileDetails {
+        specialization: "General practice".into(),
+        qualification: "MBBS, MRCGP".into(),
+        years_of_experience: 12,
+        bio: "Demo doctor: sees adults and children for video consultations \
+              around the clock."
+            .into(),
+        time_zone: "UTC".into(),
+        slot_minutes: 30,
+        schedule,
+    }
+}
+
+/// Creates the demo accounts that are missing, makes the demo doctor the
+/// demo patient's doctor, and gives the demo doctor a profile
+/// ([`demo_doctor_profile`]) unless one was written already.
 pub async fn ensure_demo_accounts(state: &AppState) -> Result<(), ApiError> {
     for demo in &DEMO_ACCOUNTS {
         let new = NewUser {
@@ -65,6 +92,21 @@ pub async fn ensure_demo_accounts(state: &AppState) -> Result<(), ApiError> {
         .store
         .credentials_by_email(DEMO_ACCOUNTS[1].email)
         .await?;
+    if let Some(doctor) = &doctor {
+        let id = doctor.account.id;
+        // A profile the doctor wrote (edited in the app) is theirs to keep.
+        let written = state
+            .store
+            .doctor_profile(id)
+            .await?
+            .is_some_and(|p| p.updated_at_ms.is_some());
+        if !written {
+            state
+                .store
+                .put_doctor_profile(id, demo_doctor_profile(), now_ms())
+                .await?;
+        }
+    }
     if let (Some(doctor), Some(patient)) = (doctor, patient) {
         state
             .store

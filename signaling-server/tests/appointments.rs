@@ -38,16 +38,6 @@ impl Slots {
     }
 }
 
-const ALL_DAYS: [Weekday; 7] = [
-    Weekday::Monday,
-    Weekday::Tuesday,
-    Weekday::Wednesday,
-    Weekday::Thursday,
-    Weekday::Friday,
-    Weekday::Saturday,
-    Weekday::Sunday,
-];
-
 fn profile(specialization: &str, blocks: Vec<ScheduleBlock>) -> ProfileDetails {
     ProfileDetails {
         specialization: specialization.into(),
@@ -62,10 +52,10 @@ fn profile(specialization: &str, blocks: Vec<ScheduleBlock>) -> ProfileDetails {
 
 /// Every day, all day: every 30-minute boundary is a slot.
 fn around_the_clock() -> Vec<ScheduleBlock> {
-    ALL_DAYS
-        .iter()
+    Weekday::ALL
+        .into_iter()
         .map(|day| ScheduleBlock {
-            day: *day,
+            day,
             start: "00:00".into(),
             end: "24:00".into(),
         })
@@ -336,7 +326,7 @@ async fn the_directory_searches_by_name_specialization_and_free_slot_in_pages() 
     )
     .await;
     let start_dt = start / 1000;
-    let weekday = ALL_DAYS[(((start_dt / 86_400) + 3) % 7) as usize]; // 1970-01-01 was a Thursday
+    let weekday = Weekday::ALL[(((start_dt / 86_400) + 3) % 7) as usize]; // 1970-01-01 was a Thursday
     let minute_of_day = (start % DAY_MS) / 60_000;
     let hhmm = |m: i64| format!("{:02}:{:02}", m / 60, m % 60);
     let one_slot = vec![ScheduleBlock {
@@ -1397,4 +1387,235 @@ async fn the_waiting_room_admits_only_its_patient_and_admitting_starts_the_call(
     ];
     expected.sort_by_key(|(user, _)| *user);
     assert_eq!(reports, expected);
+}
+
+/// Reads what arrives for [`QUIET`] (presence, say) and fails on any ring.
+async fn no_ring(client: &mut Client) {
+    let until = tokio::time::Instant::now() + QUIET;
+    while let Ok(env) = tokio::time::timeout_at(until, client.recv()).await {
+        assert!(
+            !matches!(env.msg, ServerMessage::CallIncoming { .. }),
+            "{env:?}"
+        );
+    }
+}
+
+/// `invite` labelled `label`, to `callee`.
+fn visit_invite(callee: UserId, label: impl Into<String>) -> ClientMessage {
+    ClientMessage::Invite {
+        callee,
+        appointment_id: Some(label.into()),
+    }
+}
+
+#[tokio::test]
+async fn only_the_doctor_calls_for_a_scheduled_visit_and_only_its_patient() {
+    let c = Clinic::new().await;
+    let s = &c.s;
+    let a = c.scheduled().await;
+    let pending = c.pending().await;
+    let mut desk = s.connect(&c.doctor).await;
+    let mut home = s.connect(&c.patient).await;
+    // A second patient of the same doctor (a contact: confirmed visit).
+    let other = s.user(Role::Patient, "Other").await;
+    let theirs = booked(s, &other, c.doctor.id(), c.slots.next()).await;
+    ok(act(s, &c.doctor, theirs.id, "confirm", json!({})).await).await;
+    let mut other_home = s.connect(&other).await;
+    let other_doctor = open_doctor(s, "Dr Elsewhere").await;
+    s.relate(&other_doctor, &c.patient).await;
+    let mut elsewhere = s.connect(&other_doctor).await;
+
+    // Nobody may label a call with a visit that is not theirs to call for:
+    // a stranger's doctor (not_found, as for an unknown appointment), the
+    // patient (forbidden: they wait in the room), the doctor calling
+    // another patient with it (forbidden), a visit not scheduled
+    // (invalid_transition), a label that is no appointment (not_found).
+    let (elsewhere_, home_, other_home_, desk_) = (0, 1, 2, 3);
+    let cases = [
+        (
+            elsewhere_,
+            visit_invite(c.patient.id(), a.id.to_string()),
+            ErrorCode::NotFound,
+        ),
+        (
+            home_,
+            visit_invite(c.doctor.id(), a.id.to_string()),
+            ErrorCode::Forbidden,
+        ),
+        (
+            other_home_,
+            visit_invite(c.doctor.id(), a.id.to_string()),
+            ErrorCode::NotFound,
+        ),
+        (
+            desk_,
+            visit_invite(other.id(), a.id.to_string()),
+            ErrorCode::Forbidden,
+        ),
+        (
+            desk_,
+            visit_invite(c.patient.id(), pending.id.to_string()),
+            ErrorCode::InvalidTransition,
+        ),
+        (
+            desk_,
+            visit_invite(c.patient.id(), "appt-42"),
+            ErrorCode::NotFound,
+        ),
+        (
+            desk_,
+            visit_invite(c.patient.id(), AppointmentId::random().to_string()),
+            ErrorCode::NotFound,
+        ),
+    ];
+    {
+        let devices = [&mut elsewhere, &mut home, &mut other_home, &mut desk];
+        for (who, invite, code) in cases {
+            let reply = devices[who].request(invite.clone()).await;
+            assert_eq!(error_of(reply), code, "{invite:?}");
+        }
+    }
+    // Nothing rang, and no call was stored with those labels.
+    for device in [&mut home, &mut other_home, &mut desk] {
+        no_ring(device).await;
+    }
+    let visits_path = format!("/api/v1/appointments/{}/visits", a.id);
+    let visits: Vec<Visit> = s
+        .get(&visits_path, Some(&c.patient.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(visits.is_empty(), "{visits:?}");
+
+    // Plain calls between contacts are as before: no label, no check.
+    let plain = home
+        .request(ClientMessage::Invite {
+            callee: c.doctor.id(),
+            appointment_id: None,
+        })
+        .await;
+    let ServerMessage::CallRinging { call_id, .. } = plain else {
+        panic!("expected call_ringing, got {plain:?}");
+    };
+    assert_eq!(desk.incoming().await, call_id);
+    home.send(ClientMessage::Hangup { call_id }).await;
+    desk.ended().await;
+    home.ended().await;
+
+    // The doctor calls the patient for the visit: it rings, labelled with
+    // the appointment's id in its canonical form (the label was given in
+    // capitals), and lands in the visit records.
+    let ringing = desk
+        .request(visit_invite(
+            c.patient.id(),
+            a.id.to_string().to_uppercase(),
+        ))
+        .await;
+    let ServerMessage::CallRinging { call_id, .. } = ringing else {
+        panic!("expected call_ringing, got {ringing:?}");
+    };
+    let label = home
+        .recv_until(|m| match m {
+            ServerMessage::CallIncoming {
+                call_id: id,
+                appointment_id,
+                ..
+            } if *id == call_id => Some(appointment_id.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(label, Some(a.id.to_string()));
+    // Media signaling flows only inside the accepted call: not while it
+    // rings, and never for a call that does not exist.
+    let offer = |call_id| ClientMessage::Signal {
+        call_id,
+        signal: clinicall_protocol::Signal::Offer {
+            sdp: "v=0".into(),
+            ice_restart: false,
+        },
+    };
+    assert_eq!(
+        error_of(desk.request(offer(call_id)).await),
+        ErrorCode::WrongCallState
+    );
+    assert_eq!(
+        error_of(
+            home.request(offer(clinicall_protocol::CallId::random()))
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+    home.send(ClientMessage::Hangup { call_id }).await;
+    desk.ended().await;
+    let visits: Vec<Visit> = s
+        .get(&visits_path, Some(&c.doctor.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        visits.iter().map(|v| v.call.id).collect::<Vec<_>>(),
+        vec![call_id]
+    );
+}
+
+#[tokio::test]
+async fn no_signal_reaches_a_waiting_patient_and_a_rejoin_during_the_visit_call_does_not_wait() {
+    let c = Clinic::new().await;
+    let s = &c.s;
+    let a = c.scheduled().await;
+    let mut desk = s.connect(&c.doctor).await;
+    let mut home = s.connect(&c.patient).await;
+    let join = ClientMessage::RoomJoin {
+        appointment_id: a.id,
+    };
+    assert_eq!(
+        waiting_of(&home.request(join.clone()).await),
+        Some((c.patient.id(), true))
+    );
+    assert_eq!(desk.recv_until(waiting_of).await, (c.patient.id(), true));
+    // Waiting is not a call: the doctor cannot send media signaling to
+    // the waiting patient under any call id, and nothing reaches them.
+    let candidate = ClientMessage::Signal {
+        call_id: clinicall_protocol::CallId::random(),
+        signal: clinicall_protocol::Signal::Candidate {
+            candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            username_fragment: None,
+        },
+    };
+    assert_eq!(error_of(desk.request(candidate).await), ErrorCode::NotFound);
+    home.expect_silence(QUIET).await;
+
+    // Admitted: while the visit's call rings, joining again (a client
+    // back from a reconnect) does not put the patient back in the room.
+    let ringing = desk
+        .request(ClientMessage::RoomAdmit {
+            appointment_id: a.id,
+        })
+        .await;
+    assert!(
+        matches!(ringing, ServerMessage::CallRinging { .. }),
+        "{ringing:?}"
+    );
+    let call_id = home.incoming().await;
+    assert_eq!(
+        waiting_of(&home.request(join.clone()).await),
+        Some((c.patient.id(), false))
+    );
+    assert_eq!(desk.recv_until(waiting_of).await, (c.patient.id(), false));
+    desk.expect_silence(QUIET).await;
+    assert_eq!(
+        error_of(
+            desk.request(ClientMessage::RoomAdmit {
+                appointment_id: a.id
+            })
+            .await
+        ),
+        ErrorCode::NotFound
+    );
+    home.send(ClientMessage::Hangup { call_id }).await;
+    desk.ended().await;
 }

@@ -197,16 +197,42 @@ fn demo_mode_prints_working_credentials_and_stops_gracefully() {
         .enable_all()
         .build()
         .unwrap();
-    let status = rt.block_on(async {
-        reqwest::Client::new()
+    let (profile, slots) = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let login = http
             .post(format!("http://{addr}/api/v1/auth/login"))
             .json(&serde_json::json!({"email": "doctor@demo.clinicall", "password": password}))
             .send()
             .await
+            .unwrap();
+        assert_eq!(login.status(), 200);
+        let login: serde_json::Value = login.json().await.unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        let id = login["account"]["id"].as_str().unwrap().to_owned();
+        let get = |path: String| {
+            http.get(format!("http://{addr}/api/v1/{path}"))
+                .bearer_auth(&token)
+                .send()
+        };
+        let profile: serde_json::Value = get(format!("doctors/{id}"))
+            .await
             .unwrap()
-            .status()
+            .json()
+            .await
+            .unwrap();
+        let slots: Vec<serde_json::Value> = get(format!("doctors/{id}/slots"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (profile, slots)
     });
-    assert_eq!(status, 200);
+    // The demo doctor has a profile and free slots whatever the time of day:
+    // the next seven days hold 48 half-hour slots a day (less the current one).
+    assert_eq!(profile["specialization"], "General practice", "{profile}");
+    assert_eq!(profile["time_zone"], "UTC");
+    assert!(slots.len() >= 7 * 48 - 1, "{} slots", slots.len());
 
     let started = Instant::now();
     Command::new("kill")

@@ -7,6 +7,10 @@
 //!
 //! `bench call` (in [`call`]) measures the call engine with two headless
 //! clients against a fresh local server.
+//!
+//! `bench appointments` runs `apptbench` (booking, contention, sync
+//! catch-up, directory search over REST) against a fresh local server on
+//! its embedded SQLite database.
 
 mod call;
 
@@ -40,6 +44,10 @@ pub enum BenchCmd {
     /// CPU and client memory over many calls, with two headless clients in
     /// real calls on loopback.
     Call(call::CallArgs),
+    /// Appointments over REST: booking throughput and latency, many
+    /// patients racing for one slot, sync catch-up, and directory search
+    /// with many doctors, against a fresh local server.
+    Appointments(AppointmentsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -83,6 +91,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Signaling(args) => signaling(args),
         BenchCmd::Chat(args) => chat(args),
         BenchCmd::Call(args) => call::call(args),
+        BenchCmd::Appointments(args) => appointments(args),
     }
 }
 
@@ -99,17 +108,7 @@ fn signaling(args: SignalingArgs) -> Result<()> {
         Ok(n) => eprintln!("xtask: open file limit {n}"),
         Err(e) => eprintln!("xtask: cannot raise the open file limit: {e}"),
     }
-    step("setup");
-    setup::ensure(&["build"])?;
-    step("building signaling-server and loadgen (release)");
-    // Two builds, so the server gets exactly its own features (as in
-    // `cargo xtask run` and in production), not ones unified with loadgen's.
-    let server = bin(
-        &build_bins(true, &["clinicall-signaling-server"])?,
-        "signaling-server",
-    )?
-    .clone();
-    let loadgen = bin(&build_bins(true, &["clinicall-bench"])?, "loadgen")?.clone();
+    let (server, loadgen) = build_server_and("loadgen")?;
 
     let mut results: Vec<(usize, Result<Value>)> = Vec::new();
     for &clients in &args.clients {
@@ -152,6 +151,26 @@ fn signaling(args: SignalingArgs) -> Result<()> {
         bail!("{failed} of {} runs failed", results.len());
     }
     Ok(())
+}
+
+/// Runs setup, then builds the server and one binary of `clinicall-bench`
+/// in release and returns their paths.
+fn build_server_and(generator: &str) -> Result<(PathBuf, PathBuf)> {
+    step("setup");
+    setup::ensure(&["build"])?;
+    step(&format!(
+        "building signaling-server and {generator} (release)"
+    ));
+    // Two builds, so the server gets exactly its own features (as in
+    // `cargo xtask run` and in production), not ones unified with the
+    // generator's.
+    let server = bin(
+        &build_bins(true, &["clinicall-signaling-server"])?,
+        "signaling-server",
+    )?
+    .clone();
+    let generator = bin(&build_bins(true, &["clinicall-bench"])?, generator)?.clone();
+    Ok((server, generator))
 }
 
 /// A benchmark's own server process, on a free port with a throw-away
@@ -294,15 +313,7 @@ fn chat_rate(args: &[String]) -> Option<f64> {
 
 /// Chat send-to-deliver latency: two clients, one fresh server.
 fn chat(args: ChatArgs) -> Result<()> {
-    step("setup");
-    setup::ensure(&["build"])?;
-    step("building signaling-server and chatbench (release)");
-    let server = bin(
-        &build_bins(true, &["clinicall-signaling-server"])?,
-        "signaling-server",
-    )?
-    .clone();
-    let chatbench = bin(&build_bins(true, &["clinicall-bench"])?, "chatbench")?.clone();
+    let (server, chatbench) = build_server_and("chatbench")?;
     step("chat bench: 2 clients");
     // The per-connection limit must allow each client's half of the rate.
     let rate = chat_rate(&args.chatbench_args).unwrap_or(1000.0);
@@ -335,6 +346,163 @@ fn chat(args: ChatArgs) -> Result<()> {
         bail!("messages were lost or refused: {r}");
     }
     Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct AppointmentsArgs {
+    /// Also write apptbench's JSON report to this file.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+    /// Arguments for apptbench, after `--` (see `apptbench --help`):
+    /// sizes such as `--doctors` (500), `--patients` (50),
+    /// `--book-duration` (15 s), `--rounds` (40), `--racers` (50),
+    /// `--sync-appointments` (1000), `--search-repeats` (30).
+    #[arg(last = true)]
+    apptbench_args: Vec<String>,
+}
+
+/// The 1-minute load average, from `/proc/loadavg`.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Appointments over REST: one fresh server, one apptbench run.
+fn appointments(args: AppointmentsArgs) -> Result<()> {
+    let (server, apptbench) = build_server_and("apptbench")?;
+    step("appointments bench");
+    let load_before = load_average();
+    let started = std::time::Instant::now();
+    let bench = BenchServer::start(&server, "appointments", 10.0, Contacts::All)?;
+    let mut extra = vec!["--server-pid".to_owned(), bench.process.id().to_string()];
+    extra.extend(args.apptbench_args.iter().cloned());
+    let report = bench.run(&apptbench, &extra)?;
+    let elapsed = started.elapsed();
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, format!("{report}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{}", machine_info());
+    let load = |l: Option<f64>| l.map_or("n/a".to_owned(), |l| format!("{l:.2}"));
+    println!(
+        "Load average (1 min) {} before, {} after; {:.0} s for the run, setup included.\n",
+        load(load_before),
+        load(load_average()),
+        elapsed.as_secs_f64()
+    );
+    println!("{}", appointments_tables(&report));
+    Ok(())
+}
+
+/// The markdown tables of an apptbench report.
+fn appointments_tables(r: &Value) -> String {
+    let num = |v: &Value, decimals: usize| {
+        v.as_f64()
+            .map_or("n/a".to_owned(), |x| format!("{x:.decimals$}"))
+    };
+    let ms = |v: &Value| num(v, 2);
+    let mut out = String::new();
+    let b = &r["booking"];
+    if b.is_object() {
+        let l = &b["latency_ms"];
+        out.push_str(&format!(
+            "Booking ({} s measured after {} s warm-up):\n\n\
+             | doctors | patients in flight | bookings/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU (cores) | apptbench CPU (cores) |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n\n",
+            b["duration_s"],
+            b["warmup_s"],
+            b["doctors"],
+            b["patients"],
+            num(&b["bookings_per_s"], 0),
+            ms(&l["p50"]),
+            ms(&l["p95"]),
+            ms(&l["p99"]),
+            ms(&l["max"]),
+            b["errors_total"],
+            num(&b["cpu"]["server_cores"], 2),
+            num(&b["cpu"]["apptbench_cores"], 2),
+        ));
+    }
+    let c = &r["contention"];
+    if c.is_object() {
+        out.push_str(&format!(
+            "Contention:\n\n\
+             | rounds x racers | rounds with exactly one 201 | winner 201 p50 ms | winner p99 ms | slot_taken p50 ms | slot_taken p99 ms | whole round p50 ms | round p99 ms |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|\n\
+             | {} x {} | {} | {} | {} | {} | {} | {} | {} |\n\n",
+            c["rounds"],
+            c["racers"],
+            c["rounds_ok"],
+            ms(&c["winner_ms"]["p50"]),
+            ms(&c["winner_ms"]["p99"]),
+            ms(&c["loser_ms"]["p50"]),
+            ms(&c["loser_ms"]["p99"]),
+            ms(&c["round_ms"]["p50"]),
+            ms(&c["round_ms"]["p99"]),
+        ));
+    }
+    let s = &r["sync"];
+    if s.is_object() {
+        out.push_str(&format!(
+            "Sync catch-up ({} appointments, {} changes):\n\n\
+             | page limit | pages | total ms (median) | runs (ms) | page p50 ms | page max ms |\n\
+             |---|---:|---:|---|---:|---:|\n",
+            s["appointments"], s["changes"]
+        ));
+        for run in s["runs"].as_array().into_iter().flatten() {
+            let runs = run["total_ms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| num(v, 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push_str(&format!(
+                "| {} | {} | {} | {runs} | {} | {} |\n",
+                run["page_limit"]
+                    .as_u64()
+                    .map_or("default (100)".to_owned(), |l| l.to_string()),
+                run["pages"],
+                num(&run["total_ms_median"], 1),
+                ms(&run["page_ms"]["p50"]),
+                ms(&run["page_ms"]["max"]),
+            ));
+        }
+        out.push('\n');
+    }
+    let d = &r["directory"];
+    if d.is_object() {
+        out.push_str(&format!(
+            "Directory ({} doctors):\n\n\
+             | query | returned | p50 ms | p95 ms | p99 ms | max ms | samples |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n",
+            d["doctors"]
+        ));
+        for q in d["queries"].as_array().into_iter().flatten() {
+            let l = &q["latency_ms"];
+            out.push_str(&format!(
+                "| {} | {}{} | {} | {} | {} | {} | {} |\n",
+                q["name"].as_str().unwrap_or("?"),
+                q["returned"],
+                if q["more"].as_bool() == Some(true) {
+                    " (more)"
+                } else {
+                    ""
+                },
+                ms(&l["p50"]),
+                ms(&l["p95"]),
+                ms(&l["p99"]),
+                ms(&l["max"]),
+                l["count"],
+            ));
+        }
+    }
+    out
 }
 
 /// The server config of one benchmark run: a free port, a throw-away
@@ -490,6 +658,53 @@ mod tests {
         );
         assert_eq!(chat_rate(&args(&["--rate=500"])), Some(500.0));
         assert_eq!(chat_rate(&args(&["--duration", "5"])), None);
+    }
+
+    #[test]
+    fn appointments_tables_from_a_report() {
+        let r = serde_json::json!({
+            "booking": {"duration_s": 15.0, "warmup_s": 2.0, "doctors": 20, "patients": 50,
+                "bookings_per_s": 812.4, "errors_total": 0,
+                "latency_ms": {"p50": 1.5, "p95": 3.25, "p99": 7.0, "max": 20.0},
+                "cpu": {"server_cores": 0.91, "apptbench_cores": null}},
+            "contention": {"rounds": 40, "racers": 50, "rounds_ok": 40,
+                "winner_ms": {"p50": 2.0, "p99": 9.0}, "loser_ms": {"p50": 20.0, "p99": 41.0},
+                "round_ms": {"p50": 45.0, "p99": 60.0}},
+            "sync": {"appointments": 1000, "changes": 2000, "runs": [
+                {"page_limit": null, "pages": 10, "total_ms": [50.0, 48.3],
+                 "total_ms_median": 50.0, "page_ms": {"p50": 4.5, "max": 9.0}},
+                {"page_limit": 500, "pages": 2, "total_ms": [40.0],
+                 "total_ms_median": 40.0, "page_ms": {"p50": 19.0, "max": 21.0}}]},
+            "directory": {"doctors": 500, "queries": [
+                {"name": "specialization", "returned": 20, "more": true,
+                 "latency_ms": {"p50": 3.0, "p95": 4.0, "p99": 5.0, "max": 6.0, "count": 30}}]}
+        });
+        let t = appointments_tables(&r);
+        assert!(
+            t.contains("| 20 | 50 | 812 | 1.50 | 3.25 | 7.00 | 20.00 | 0 | 0.91 | n/a |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 40 x 50 | 40 | 2.00 | 9.00 | 20.00 | 41.00 | 45.00 | 60.00 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| default (100) | 10 | 50.0 | 50.0, 48.3 | 4.50 | 9.00 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 500 | 2 | 40.0 | 40.0 | 19.00 | 21.00 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| specialization | 20 (more) | 3.00 | 4.00 | 5.00 | 6.00 | 30 |"),
+            "{t}"
+        );
+        // Phases that were skipped leave no table.
+        assert_eq!(
+            appointments_tables(&serde_json::json!({"booking": null})),
+            ""
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - `run`: build the server and the headless client, run the server
 //!   locally with demo accounts and show a demo call;
 //! - `bench signaling`: the signaling relay load benchmark;
-//! - `bench call`: call setup, media latency, CPU and memory of the client.
+//! - `bench call`: call setup, media latency, CPU and memory of the client;
+//! - `bench chat`: chat send-to-deliver latency;
+//! - `bench appointments`: booking, contention, sync and directory search.
 
 mod bench;
 mod desktop;

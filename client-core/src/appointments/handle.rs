@@ -3,13 +3,14 @@
 //! offline reading, the engine's news and its errors.
 
 use super::rest::AppointmentsClient;
+use super::room::Wishes;
 use super::sync::Command;
 use crate::cache::{AccountCache, CacheError};
 use crate::protocol::appointments::{
     Appointment, DoctorProfile, Notes, RescheduleBody, Rescheduled, Visit,
 };
-use crate::protocol::{AppointmentId, ErrorCode, UserId};
-use crate::signaling::RestError;
+use crate::protocol::{AppointmentId, ErrorCode, UserId, UserSummary};
+use crate::signaling::{RestError, SignalingClient};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
@@ -35,6 +36,21 @@ pub enum AppointmentEvent {
     Status {
         /// Connected to the server.
         online: bool,
+    },
+    /// Who waits in an appointment's waiting room. To the doctor: every
+    /// change (the patient came, left, was admitted, or their device went
+    /// away). To the patient: the answer to their own
+    /// [`join_room`](AppointmentsHandle::join_room) and
+    /// [`leave_room`](AppointmentsHandle::leave_room), a rejoin after a
+    /// reconnect, and the end of the wait when the visit's call rings or
+    /// the server no longer lets them wait.
+    RoomWaiting {
+        /// The appointment.
+        appointment_id: AppointmentId,
+        /// Its patient.
+        patient: UserSummary,
+        /// The patient is waiting now.
+        waiting: bool,
     },
 }
 
@@ -70,6 +86,9 @@ pub struct AppointmentsHandle {
     pub(super) cache: Arc<AccountCache>,
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// For the waiting room, when the engine was started with it.
+    pub(super) signaling: Option<SignalingClient>,
+    pub(super) wishes: Wishes,
 }
 
 impl AppointmentsHandle {

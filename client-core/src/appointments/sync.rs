@@ -4,9 +4,11 @@
 
 use super::handle::{AppointmentError, AppointmentEvent, AppointmentsHandle};
 use super::rest::AppointmentsClient;
+use super::room::{self, RoomWaiting, Wishes};
 use crate::cache::AccountCache;
 use crate::feed::{EngineFeed, FeedItem};
 use crate::protocol::{AppointmentId, ServerMessage};
+use crate::signaling::SignalingClient;
 use crate::timer::sleep_until;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,9 +45,19 @@ impl Default for AppointmentSyncConfig {
 pub(super) enum Command {
     /// The user's own action stored these appointments.
     Stored(Vec<AppointmentId>),
+    /// The server answered the user's own waiting-room request.
+    Room(RoomWaiting),
     /// Stop.
     Shutdown,
 }
+
+/// What starting an engine gives: the app's handle, the driver's feed and
+/// the engine's news.
+pub type Started = (
+    AppointmentsHandle,
+    EngineFeed,
+    mpsc::Receiver<AppointmentEvent>,
+);
 
 /// Starts appointment engines.
 #[derive(Debug)]
@@ -56,20 +68,44 @@ impl AppointmentSync {
     /// returned [`EngineFeed`] to
     /// [`CallDriver::start_with_feeds`](crate::driver::CallDriver::start_with_feeds)
     /// (beside the chat engine's), which feeds it the connection's news and
-    /// the `appointment_changed` pushes. Must be called inside a tokio
-    /// runtime.
+    /// the `appointment_changed` and `room_waiting` pushes. Must be called
+    /// inside a tokio runtime.
+    ///
+    /// Without the signaling client the waiting-room calls of the handle
+    /// fail with [`RoomError::NoSignaling`](super::RoomError::NoSignaling):
+    /// see [`start_with_room`](Self::start_with_room).
     pub fn start(
         client: AppointmentsClient,
         cache: Arc<AccountCache>,
         config: AppointmentSyncConfig,
-    ) -> (
-        AppointmentsHandle,
-        EngineFeed,
-        mpsc::Receiver<AppointmentEvent>,
-    ) {
-        let (feed, feed_rx) = EngineFeed::new(is_appointment_push);
+    ) -> Started {
+        Self::spawn(client, None, cache, config)
+    }
+
+    /// [`start`](Self::start), with the waiting room: `signaling` is the
+    /// client the driver runs over, used for
+    /// [`AppointmentsHandle::join_room`], [`leave_room`](AppointmentsHandle::leave_room)
+    /// and [`who_waits`](AppointmentsHandle::who_waits), and to wait again
+    /// after a reconnect (see [`super::room`]).
+    pub fn start_with_room(
+        client: AppointmentsClient,
+        signaling: SignalingClient,
+        cache: Arc<AccountCache>,
+        config: AppointmentSyncConfig,
+    ) -> Started {
+        Self::spawn(client, Some(signaling), cache, config)
+    }
+
+    fn spawn(
+        client: AppointmentsClient,
+        signaling: Option<SignalingClient>,
+        cache: Arc<AccountCache>,
+        config: AppointmentSyncConfig,
+    ) -> Started {
+        let (feed, feed_rx) = EngineFeed::watching(is_appointment_push, is_visit_ring);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+        let wishes = Wishes::default();
         let engine = Engine {
             client: client.clone(),
             cache: Arc::clone(&cache),
@@ -80,21 +116,39 @@ impl AppointmentSync {
             online: false,
             sync_due: false,
             retry_at: None,
+            signaling: signaling.clone(),
+            wishes: wishes.clone(),
         };
         let handle = AppointmentsHandle {
             client,
             cache,
             commands: commands_tx,
             task: Arc::new(Mutex::new(Some(tokio::spawn(engine.run())))),
+            signaling,
+            wishes,
         };
         (handle, feed, events_rx)
     }
 }
 
-/// The pushes the appointments engine takes from the driver. (The waiting
-/// room's `room_waiting` is call business and stays with the driver.)
+/// The pushes the appointments engine takes from the driver.
 fn is_appointment_push(msg: &ServerMessage) -> bool {
-    matches!(msg, ServerMessage::AppointmentChanged { .. })
+    matches!(
+        msg,
+        ServerMessage::AppointmentChanged { .. } | ServerMessage::RoomWaiting { .. }
+    )
+}
+
+/// The messages it watches and leaves to the driver: a call for a visit
+/// rings, which ends the wait in its room.
+fn is_visit_ring(msg: &ServerMessage) -> bool {
+    matches!(
+        msg,
+        ServerMessage::CallIncoming {
+            appointment_id: Some(_),
+            ..
+        }
+    )
 }
 
 struct Engine {
@@ -111,6 +165,10 @@ struct Engine {
     sync_due: bool,
     /// After a failure, no sync before this (a reconnect clears it).
     retry_at: Option<Instant>,
+    /// For the waiting room, if started with it.
+    signaling: Option<SignalingClient>,
+    /// The rooms this device waits in, shared with the handle.
+    wishes: Wishes,
 }
 
 impl Engine {
@@ -124,21 +182,31 @@ impl Engine {
             }
             tokio::select! {
                 item = self.feed.recv() => match item {
-                    Some(FeedItem::Connected) => {
+                    Some(FeedItem::Connected { resumed }) => {
                         self.online = true;
                         self.sync_due = true;
                         self.retry_at = None;
                         self.emit(AppointmentEvent::Status { online: true }).await;
+                        if let Some(signaling) = &self.signaling {
+                            tokio::spawn(room::after_connect(
+                                signaling.clone(),
+                                self.wishes.clone(),
+                                resumed,
+                                self.events.clone(),
+                            ));
+                        }
                     }
                     Some(FeedItem::Disconnected) => {
                         self.online = false;
                         self.emit(AppointmentEvent::Status { online: false }).await;
                     }
                     Some(FeedItem::Push(msg)) => self.on_push(*msg).await,
+                    Some(FeedItem::Seen(msg)) => self.on_seen(*msg).await,
                     Some(FeedItem::Closed) | None => break,
                 },
                 command = self.commands.recv() => match command {
                     Some(Command::Stored(ids)) => self.changed(ids).await,
+                    Some(Command::Room(reply)) => self.emit(reply.into()).await,
                     Some(Command::Shutdown) | None => break,
                 },
                 () = sleep_until(self.retry_at), if self.retry_at.is_some() => {
@@ -152,14 +220,47 @@ impl Engine {
     }
 
     async fn on_push(&mut self, msg: ServerMessage) {
-        let ServerMessage::AppointmentChanged { appointment } = msg else {
-            tracing::debug!(?msg, "not an appointment push");
-            return;
+        let appointment = match msg {
+            ServerMessage::AppointmentChanged { appointment } => appointment,
+            ServerMessage::RoomWaiting {
+                appointment_id,
+                patient,
+                waiting,
+            } => {
+                let news = AppointmentEvent::RoomWaiting {
+                    appointment_id,
+                    patient,
+                    waiting,
+                };
+                return self.emit(news).await;
+            }
+            msg => {
+                tracing::debug!(?msg, "not an appointment push");
+                return;
+            }
         };
         match self.cache.apply_appointments(vec![appointment]).await {
             Ok(ids) => self.changed(ids).await,
             // The next sync by cursor brings it again.
             Err(e) => self.failed(e.into()),
+        }
+    }
+
+    /// A call for a visit rings this user: a wait in its room is over.
+    async fn on_seen(&mut self, msg: ServerMessage) {
+        let ServerMessage::CallIncoming {
+            appointment_id: Some(label),
+            ..
+        } = msg
+        else {
+            return;
+        };
+        let ended = label
+            .parse::<AppointmentId>()
+            .ok()
+            .and_then(|id| self.wishes.rang(id));
+        if let Some(ended) = ended {
+            self.emit(ended.into()).await;
         }
     }
 

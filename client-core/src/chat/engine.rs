@@ -161,7 +161,7 @@ impl Engine {
             }
             tokio::select! {
                 item = self.feed.recv() => match item {
-                    Some(FeedItem::Connected) => {
+                    Some(FeedItem::Connected { .. }) => {
                         self.online = true;
                         self.sync_due = true;
                         self.retry_at = None;
@@ -176,6 +176,8 @@ impl Engine {
                             self.failed("push", e);
                         }
                     }
+                    // The chat feed watches nothing.
+                    Some(FeedItem::Seen(_)) => {}
                     Some(FeedItem::Closed) | None => break,
                 },
                 command = self.commands.recv() => match command {

@@ -543,6 +543,7 @@ impl Session {
     }
 
     fn on_video_packet(&mut self, now: Instant, packet: rtc::rtp::Packet) {
+        PipelineCounters::add(&self.counters.packets_received, 1);
         PipelineCounters::add(
             &self.counters.video_bytes_received,
             packet.payload.len() as u64,
@@ -571,6 +572,7 @@ impl Session {
     }
 
     fn on_audio_packet(&mut self, packet: rtc::rtp::Packet) {
+        PipelineCounters::add(&self.counters.packets_received, 1);
         PipelineCounters::add(
             &self.counters.audio_bytes_received,
             packet.payload.len() as u64,

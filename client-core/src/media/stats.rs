@@ -57,6 +57,9 @@ pub struct InboundStats {
     pub audio_jitter_ms: Option<f64>,
     /// RTP packets lost (both streams) since the call started.
     pub packets_lost: u64,
+    /// RTP packets received (both streams) since the call started: with
+    /// `packets_lost`, the loss rate.
+    pub packets_received: u64,
     /// Video frames decoded since the call started.
     pub frames_decoded: u64,
     /// Frames decoded per second over the last interval.
@@ -82,6 +85,7 @@ pub(crate) struct PipelineCounters {
     pub(crate) video_bytes_received: AtomicU64,
     pub(crate) audio_bytes_received: AtomicU64,
     pub(crate) packets_lost: AtomicU64,
+    pub(crate) packets_received: AtomicU64,
     pub(crate) frames_decoded: AtomicU64,
     pub(crate) frame_width: AtomicU32,
     pub(crate) frame_height: AtomicU32,
@@ -165,6 +169,7 @@ impl RateTracker {
                 video_jitter_ms: transport.video_jitter_ms,
                 audio_jitter_ms: transport.audio_jitter_ms,
                 packets_lost: P::get(&c.packets_lost),
+                packets_received: P::get(&c.packets_received),
                 frames_decoded: current[5],
                 frame_rate: round1(rate(5)),
                 frame_width: c.frame_width.load(Ordering::Relaxed),

@@ -338,6 +338,8 @@ async fn handle_text(state: &AppState, session: SessionId, user: &UserSummary, t
                 chat::handle(state, session, user, envelope.req, envelope.msg).await;
             } else if rooms::is_room(&envelope.msg) {
                 rooms::handle(state, session, user, envelope.req, envelope.msg).await;
+            } else if rooms::is_appointment_invite(&envelope.msg) {
+                rooms::invite(state, session, user, envelope.req, envelope.msg).await;
             } else {
                 signaling.run(|hub, now| hub.handle(now, session, envelope.req, envelope.msg));
             }

@@ -1389,8 +1389,26 @@ impl Hub {
     }
 
     /// The appointment's patient (already authorized) enters its waiting
-    /// room from `origin`.
+    /// room from `origin`. A patient whose call for this visit already
+    /// rings or goes on does not wait again (a client rejoining after a
+    /// reconnect can cross the doctor's admit): the reply says
+    /// `waiting: false` and the doctor hears nothing.
     pub fn room_join(&mut self, origin: SessionId, req: Option<String>, room: Room) {
+        let label = room.appointment_id.to_string();
+        let in_the_visit = self
+            .call_of_user
+            .get(&room.patient.id)
+            .and_then(|id| self.calls.get(id))
+            .is_some_and(|call| call.appointment_id.as_deref() == Some(label.as_str()));
+        if in_the_visit {
+            let msg = ServerMessage::RoomWaiting {
+                appointment_id: room.appointment_id,
+                waiting: false,
+                patient: room.patient,
+            };
+            self.push(origin, req, msg);
+            return;
+        }
         let waiting = Waiting {
             patient: room.patient.clone(),
             doctor: room.doctor,
@@ -1924,6 +1942,12 @@ mod tests {
             p1.drain().as_slice(),
             [ServerMessage::CallIncoming { appointment_id: Some(label), .. }] if *label == first.to_string()
         ));
+        // A rejoin that crosses the admit (a client back from a reconnect)
+        // does not put the patient whose visit rings back in the room.
+        hub.room_join(p1.session, Some("again".into()), room(first));
+        assert_eq!(p1.drain(), vec![waiting(first, false)]);
+        assert!(d1.drain().is_empty());
+        assert!(!hub.is_waiting(first));
 
         // Waiting in another room, then gone for good: the doctor hears it.
         hub.room_join(p1.session, None, room(second));
