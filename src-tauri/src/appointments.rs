@@ -21,7 +21,7 @@ use clinicall_client_core::appointments::{
 };
 use clinicall_client_core::cache::AccountCache;
 use clinicall_client_core::feed::EngineFeed;
-use clinicall_client_core::signaling::AuthSession;
+use clinicall_client_core::signaling::{AuthSession, SignalingClient};
 use clinicall_protocol::UserId;
 use reminders::OnReminder;
 use std::sync::Arc;
@@ -40,9 +40,11 @@ pub struct AppointmentsSession {
 
 impl AppointmentsSession {
     /// Starts the engine over the account's `cache` with `auth`'s REST
-    /// calls, and the reminders. Returns the session and the feed the call
-    /// driver must be started with (`CallDriver::start_with_feeds`).
+    /// calls and the waiting room over `signaling`, and the reminders.
+    /// Returns the session and the feed the call driver must be started
+    /// with (`CallDriver::start_with_feeds`).
     pub fn start(
+        signaling: SignalingClient,
         auth: Arc<AuthSession>,
         cache: Arc<AccountCache>,
         hub: Arc<EventHub>,
@@ -50,8 +52,12 @@ impl AppointmentsSession {
     ) -> Result<(AppointmentsSession, EngineFeed), String> {
         let me = cache.me();
         let rest = AppointmentsClient::new(auth).map_err(|e| e.to_string())?;
-        let (handle, feed, events) =
-            AppointmentSync::start(rest, cache.clone(), AppointmentSyncConfig::default());
+        let (handle, feed, events) = AppointmentSync::start_with_room(
+            rest,
+            signaling,
+            cache.clone(),
+            AppointmentSyncConfig::default(),
+        );
         let changed = Arc::new(Notify::new());
         let reminders = tokio::spawn(reminders::run(
             cache,
@@ -88,8 +94,8 @@ impl AppointmentsSession {
     }
 }
 
-/// Tells the window what the engine reports, and the reminders that the
-/// appointments changed.
+/// Tells the window what the engine reports (waiting-room news included),
+/// and the reminders that the appointments changed.
 async fn forward(
     mut events: mpsc::Receiver<AppointmentEvent>,
     hub: Arc<EventHub>,
@@ -103,6 +109,19 @@ async fn forward(
             }
             AppointmentEvent::Status { online } => {
                 hub.send(UiEvent::AppointmentsStatus { online });
+            }
+            // The answers to room_join/room_leave, and (to the doctor)
+            // every change of who waits.
+            AppointmentEvent::RoomWaiting {
+                appointment_id,
+                patient,
+                waiting,
+            } => {
+                hub.send(UiEvent::RoomWaiting {
+                    appointment_id,
+                    patient,
+                    waiting,
+                });
             }
             // `Synced` follows the `Changed` of what the sync stored;
             // newer engines may report more.

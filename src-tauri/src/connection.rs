@@ -26,8 +26,6 @@ pub struct Connection {
     pub media: MediaControl,
     /// Who is signed in.
     pub account: Account,
-    /// The signaling client (waiting-room requests).
-    pub signaling: SignalingClient,
     /// The chat, or why it could not start (calls work either way).
     pub chat: Result<ChatSession, String>,
     /// The appointments, or why they could not start.
@@ -68,6 +66,7 @@ impl Connection {
                     shell.on_message.clone(),
                 );
                 let appointments = AppointmentsSession::start(
+                    client.clone(),
                     auth.clone(),
                     store.cache.clone(),
                     hub.clone(),
@@ -98,13 +97,8 @@ impl Connection {
                 message: why.clone(),
             });
         }
-        let (calls, mut events) = CallDriver::start_with_feeds(
-            client.clone(),
-            signaling,
-            engine,
-            CallConfig::default(),
-            feeds,
-        );
+        let (calls, mut events) =
+            CallDriver::start_with_feeds(client, signaling, engine, CallConfig::default(), feeds);
         let forwarder = tokio::spawn(async move {
             let mut tracker = CallTracker::default();
             while let Some(event) = events.recv().await {
@@ -128,7 +122,6 @@ impl Connection {
             calls,
             media: control,
             account,
-            signaling: client,
             chat,
             appointments,
             store: store.ok(),
@@ -150,7 +143,6 @@ impl Connection {
         if let Ok(chat) = self.chat {
             chat.stop().await;
         }
-        drop(self.signaling);
         match self.store {
             Some(store) => store.close(erase_chat).await,
             None => Ok(()),

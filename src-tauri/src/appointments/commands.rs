@@ -8,14 +8,13 @@
 use super::view::{self, AppointmentDetail, DoctorQueryView};
 use crate::commands::CommandError;
 use crate::shell::Shell;
-use crate::ui_event::UiEvent;
-use clinicall_client_core::appointments::{AppointmentError, AppointmentsHandle};
-use clinicall_client_core::signaling::{self, RestError};
+use clinicall_client_core::appointments::{AppointmentError, AppointmentsHandle, RoomError};
+use clinicall_client_core::signaling::RestError;
 use clinicall_protocol::appointments::{
     Appointment, DoctorPage, DoctorProfile, Mode, NewAppointment, Notes, ProfileDetails,
     RatingBody, RescheduleBody, Slot,
 };
-use clinicall_protocol::{AppointmentId, ClientMessage, ErrorCode, ServerMessage, UserId};
+use clinicall_protocol::{AppointmentId, ErrorCode, UserId};
 use tauri::State;
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -448,60 +447,33 @@ async fn for_appointment(shell: &Shell, raw: &str) -> Result<(AppointmentId, App
     Ok((id, appointments(shell).await?))
 }
 
-/// Patient: wait in the visit's room. Doctor: ask who waits. The answer
-/// comes as a `room_waiting` event.
+/// Patient: wait in the visit's room (and again after a reconnect, until
+/// `room_leave` or the visit's call rings). Doctor: ask who waits. The
+/// answer comes as a `room_waiting` event.
 #[tauri::command]
 pub async fn room_join(shell: State<'_, Shell>, id: String) -> Result<()> {
-    let appointment_id = parse(&id, "appointment")?;
-    room_request(&shell, ClientMessage::RoomJoin { appointment_id }).await
-}
-
-/// Patient: leave the waiting room. The answer comes as a `room_waiting`
-/// event.
-#[tauri::command]
-pub async fn room_leave(shell: State<'_, Shell>, id: String) -> Result<()> {
-    let appointment_id = parse(&id, "appointment")?;
-    room_request(&shell, ClientMessage::RoomLeave { appointment_id }).await
-}
-
-/// Sends a waiting-room request and tells the window the answer.
-async fn room_request(shell: &Shell, msg: ClientMessage) -> Result<()> {
-    let signaling = match shell.connection.lock().await.as_ref() {
-        Some(connection) => connection.signaling.clone(),
-        None => return Err(signed_out()),
-    };
-    let reply = signaling.request(msg).await.map_err(signaling_error)?;
-    let event = room_reply(reply.msg)?;
-    shell.hub.send(event);
+    let (id, a) = for_appointment(&shell, &id).await?;
+    a.handle.join_room(id).await.map_err(room_error)?;
     Ok(())
 }
 
-/// The `room_waiting` event a waiting-room reply makes, or its error.
-fn room_reply(msg: ServerMessage) -> Result<UiEvent> {
-    match msg {
-        ServerMessage::RoomWaiting {
-            appointment_id,
-            patient,
-            waiting,
-        } => Ok(UiEvent::RoomWaiting {
-            appointment_id,
-            patient,
-            waiting,
-        }),
-        ServerMessage::Error { code, message, .. } => {
-            Err(CommandError::new(code.as_str(), message))
-        }
-        other => Err(CommandError::new(
-            "internal",
-            format!("unexpected answer from the server: {other:?}"),
-        )),
-    }
+/// Patient: leave the waiting room (told to the server when it can be,
+/// if offline now). The answer comes as a `room_waiting` event.
+#[tauri::command]
+pub async fn room_leave(shell: State<'_, Shell>, id: String) -> Result<()> {
+    let (id, a) = for_appointment(&shell, &id).await?;
+    a.handle.leave_room(id).await.map_err(room_error)?;
+    Ok(())
 }
 
-fn signaling_error(e: signaling::Error) -> CommandError {
+/// A failed waiting-room request: the server's code when it refused.
+fn room_error(e: RoomError) -> CommandError {
     match e {
-        signaling::Error::Invalid(e) => CommandError::new(ErrorCode::InvalidField.as_str(), e),
-        other => CommandError::new("unreachable", format!("Cannot reach the server: {other}")),
+        RoomError::Refused { code, message } => CommandError::new(code.as_str(), message),
+        RoomError::Signaling(e) => {
+            CommandError::new("unreachable", format!("Cannot reach the server: {e}"))
+        }
+        other => CommandError::new("internal", other),
     }
 }
 
@@ -535,39 +507,18 @@ pub fn take_launch_appointment(shell: State<'_, Shell>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clinicall_protocol::{Role, UserSummary};
-
-    #[test]
-    fn a_room_reply_becomes_the_room_waiting_event() {
-        let appointment_id = AppointmentId::random();
-        let patient = UserSummary {
-            id: UserId::random(),
-            display_name: "Pat".into(),
-            role: Role::Patient,
-        };
-        let event = room_reply(ServerMessage::RoomWaiting {
-            appointment_id,
-            patient: patient.clone(),
-            waiting: true,
-        })
-        .unwrap();
-        let json = serde_json::to_value(&event).unwrap();
-        assert_eq!(json["type"], "room_waiting");
-        assert_eq!(json["appointment_id"], appointment_id.to_string());
-        assert_eq!(json["patient"]["display_name"], "Pat");
-        assert_eq!(json["waiting"], true);
-    }
-
     #[test]
     fn a_refused_room_request_carries_the_server_code() {
-        let error = room_reply(ServerMessage::Error {
+        let error = room_error(RoomError::Refused {
             code: ErrorCode::InvalidTransition,
             message: "not scheduled".into(),
-            call_id: None,
-        })
-        .unwrap_err();
+        });
         assert_eq!(error.code, "invalid_transition");
         assert_eq!(error.message, "not scheduled");
+        let offline = room_error(RoomError::Signaling(
+            clinicall_client_core::signaling::Error::NotConnected,
+        ));
+        assert_eq!(offline.code, "unreachable");
     }
 
     #[test]
