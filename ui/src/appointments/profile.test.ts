@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blankProfile, profileProblems, sortSchedule } from './profile';
+import { blankProfile, detailsOf, profileProblems, sortSchedule } from './profile';
 
 describe('my profile', () => {
   it('starts blank in the given zone with nothing to fix', () => {
@@ -10,11 +10,11 @@ describe('my profile', () => {
 
   it('orders the week from Monday, then by start', () => {
     const sorted = sortSchedule([
-      { day: 'sun', start: '09:00', end: '10:00' },
-      { day: 'mon', start: '14:00', end: '16:00' },
-      { day: 'mon', start: '09:00', end: '12:00' },
+      { day: 'sunday', start: '09:00', end: '10:00' },
+      { day: 'monday', start: '14:00', end: '16:00' },
+      { day: 'monday', start: '09:00', end: '12:00' },
     ]);
-    expect(sorted.map((b) => `${b.day} ${b.start}`)).toEqual(['mon 09:00', 'mon 14:00', 'sun 09:00']);
+    expect(sorted.map((b) => `${b.day} ${b.start}`)).toEqual(['monday 09:00', 'monday 14:00', 'sunday 09:00']);
   });
 
   it('names what to fix', () => {
@@ -23,9 +23,9 @@ describe('my profile', () => {
       years_of_experience: 81,
       slot_minutes: 3,
       schedule: [
-        { day: 'tue' as const, start: '12:00', end: '09:00' },
-        { day: 'wed' as const, start: '9:00', end: '10:00' },
-        { day: 'thu' as const, start: '08:00', end: '08:30' },
+        { day: 'tuesday' as const, start: '12:00', end: '09:00' },
+        { day: 'wednesday' as const, start: '9:00', end: '10:00' },
+        { day: 'thursday' as const, start: '08:00', end: '08:30' },
       ],
     };
     expect(profileProblems(p)).toEqual([
@@ -35,5 +35,18 @@ describe('my profile', () => {
       'Tuesday block 1: the end must be after the start.',
       'Wednesday block 2: times are HH:MM.',
     ]);
+  });
+
+  it('lets a block run to the end of the day, and no further', () => {
+    const day = (end: string) => ({ ...blankProfile('UTC'), schedule: [{ day: 'friday' as const, start: '20:00', end }] });
+    expect(profileProblems(day('24:00'))).toEqual([]);
+    expect(profileProblems(day('24:30'))).toEqual(['Friday block 1: times are HH:MM.']);
+  });
+
+  it('takes the editable details out of a flattened profile', () => {
+    const profile = { id: 'd1', display_name: 'Dr Ada', updated_at_ms: 5, ...blankProfile('UTC'), bio: 'Hearts' };
+    const details = detailsOf(profile);
+    expect(details).toEqual({ ...blankProfile('UTC'), bio: 'Hearts' });
+    expect('id' in details).toBe(false);
   });
 });

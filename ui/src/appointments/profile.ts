@@ -5,14 +5,20 @@
 import type { ProfileDetails, ScheduleBlock, Weekday } from '../ipc/appointments';
 
 export const WEEKDAYS: { day: Weekday; label: string }[] = [
-  { day: 'mon', label: 'Monday' },
-  { day: 'tue', label: 'Tuesday' },
-  { day: 'wed', label: 'Wednesday' },
-  { day: 'thu', label: 'Thursday' },
-  { day: 'fri', label: 'Friday' },
-  { day: 'sat', label: 'Saturday' },
-  { day: 'sun', label: 'Sunday' },
+  { day: 'monday', label: 'Monday' },
+  { day: 'tuesday', label: 'Tuesday' },
+  { day: 'wednesday', label: 'Wednesday' },
+  { day: 'thursday', label: 'Thursday' },
+  { day: 'friday', label: 'Friday' },
+  { day: 'saturday', label: 'Saturday' },
+  { day: 'sunday', label: 'Sunday' },
 ];
+
+/** The editable part of a profile (the server sends it flattened). */
+export function detailsOf(p: ProfileDetails): ProfileDetails {
+  const { specialization, qualification, years_of_experience, bio, time_zone, slot_minutes, schedule } = p;
+  return { specialization, qualification, years_of_experience, bio, time_zone, slot_minutes, schedule };
+}
 
 /** A profile to fill in, in the given zone, with a 30-minute slot. */
 export function blankProfile(timeZone: string): ProfileDetails {
@@ -30,6 +36,8 @@ export function sortSchedule(blocks: ScheduleBlock[]): ScheduleBlock[] {
 }
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** A block may end at 24:00, the end of its day (as the server allows). */
+const END = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 
 /** What must change before the profile can be saved; empty when none. */
 export function profileProblems(p: ProfileDetails): string[] {
@@ -43,7 +51,7 @@ export function profileProblems(p: ProfileDetails): string[] {
   }
   p.schedule.forEach((b, i) => {
     const name = `${WEEKDAYS[order(b.day)]?.label ?? b.day} block ${i + 1}`;
-    if (!HHMM.test(b.start) || !HHMM.test(b.end)) problems.push(`${name}: times are HH:MM.`);
+    if (!HHMM.test(b.start) || !END.test(b.end)) problems.push(`${name}: times are HH:MM.`);
     else if (b.end <= b.start) problems.push(`${name}: the end must be after the start.`);
   });
   return problems;

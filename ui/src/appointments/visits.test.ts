@@ -23,8 +23,8 @@ describe('visit records', () => {
 
   it("tells each party's connection by name", () => {
     const v = describeVisit(visit({}, [
-      { user: 'pat', reported_at_ms: 0, summary: { quality: 'fair', avg_bitrate_kbps: 812.4, packet_loss_permille: 25, jitter_ms: 18.2, rtt_ms: 95.6 } },
-      { user: 'stranger', reported_at_ms: 0, summary: { quality: 'good', avg_bitrate_kbps: 1, packet_loss_permille: 0, jitter_ms: 1, rtt_ms: 1 } },
+      { user: 'pat', reported_at_ms: 0, quality: 'fair', avg_bitrate_kbps: 812.4, packet_loss_permille: 25, jitter_ms: 18.2, rtt_ms: 95.6 },
+      { user: 'stranger', reported_at_ms: 0, quality: 'good', avg_bitrate_kbps: 1, packet_loss_permille: 0, jitter_ms: 1, rtt_ms: 1 },
     ]), names);
     expect(v.quality).toEqual([
       'Pat: fair connection (812 kbit/s, 2.5% lost, jitter 18 ms, round trip 96 ms)',

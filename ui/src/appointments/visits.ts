@@ -16,7 +16,7 @@ export interface VisitLines {
 const QUALITY_WORDS = { good: 'good', fair: 'fair', poor: 'poor' } as const;
 
 function qualityLine(report: QualityReport, names: Record<string, string>): string {
-  const s = report.summary;
+  const s = report;
   const who = names[report.user] ?? 'Someone';
   const loss = (s.packet_loss_permille / 10).toFixed(1);
   return `${who}: ${QUALITY_WORDS[s.quality] ?? s.quality} connection ` +

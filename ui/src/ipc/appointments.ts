@@ -8,7 +8,7 @@ import { invoke } from '@tauri-apps/api/core';
 export type Role = 'patient' | 'doctor' | 'admin';
 export type Mode = 'video' | 'chat';
 export type Status = 'pending' | 'scheduled' | 'completed' | 'cancelled' | 'rescheduled';
-export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+export type Weekday = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
 
 /** protocol UserSummary. */
 export interface UserSummary {
@@ -35,11 +35,12 @@ export interface ProfileDetails {
   schedule: ScheduleBlock[];
 }
 
-export interface DoctorProfile {
+/** The profile's details are flattened into it (serde `flatten`). */
+export interface DoctorProfile extends ProfileDetails {
   id: string;
   display_name: string;
-  details: ProfileDetails;
-  updated_at_ms: number | null;
+  /** Absent until the doctor wrote a profile. */
+  updated_at_ms?: number | null;
 }
 
 export interface DoctorPage {
@@ -100,9 +101,9 @@ export interface QualitySummary {
   rtt_ms: number;
 }
 
-export interface QualityReport {
+/** The summary's fields are flattened into the report (serde `flatten`). */
+export interface QualityReport extends QualitySummary {
   user: string;
-  summary: QualitySummary;
   reported_at_ms: number;
 }
 

@@ -12,7 +12,7 @@ interface Props {
 
 export function DetailSummary({ detail, viewer, onOpen }: Props) {
   const a = detail.appointment;
-  const specialization = detail.doctor?.details.specialization;
+  const specialization = detail.doctor?.specialization;
   const cancelledBy = a.cancelled_by == null ? null : a.cancelled_by === a.doctor.id ? 'the doctor' : 'the patient';
   return (
     <section class="card summary" aria-labelledby="appointment-title">

@@ -98,8 +98,8 @@ function DoctorResults({ results, busy, onOpenDoctor, onMore }: {
         {results.doctors.map((d) => (
           <li key={d.id} class="doctor-result" data-doctor-id={d.id}>
             <span class="name">{d.display_name}</span>
-            <span class="specialization">{d.details.specialization || 'General practice'}</span>
-            <span class="years">{yearsText(d.details.years_of_experience)}</span>
+            <span class="specialization">{d.specialization || 'General practice'}</span>
+            <span class="years">{yearsText(d.years_of_experience)}</span>
             <button class="open-doctor" aria-label={`See ${d.display_name}'s profile and free times`}
               onClick={() => onOpenDoctor(d.id)}>See times</button>
           </li>

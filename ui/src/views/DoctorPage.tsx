@@ -38,7 +38,7 @@ export function DoctorPage({ doctorId, onBooked, onBack }: Props) {
 }
 
 function DoctorCard({ doctor }: { doctor: DoctorProfile }) {
-  const d = doctor.details;
+  const d = doctor;
   return (
     <section id="doctor-profile" class="card profile" data-doctor-id={doctor.id} aria-label="Profile">
       <dl>

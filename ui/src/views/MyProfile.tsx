@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { type ProfileDetails, type ScheduleBlock, type Weekday, appointmentCommands } from '../ipc/appointments';
 import { localZone } from '../appointments/format';
-import { WEEKDAYS, blankProfile, profileProblems, sortSchedule } from '../appointments/profile';
+import { WEEKDAYS, blankProfile, detailsOf, profileProblems, sortSchedule } from '../appointments/profile';
 import { ErrorText, useCommand, useLoad } from './useCommand';
 
 export function MyProfileScreen({ onBack }: { onBack: () => void }) {
@@ -17,7 +17,7 @@ export function MyProfileScreen({ onBack }: { onBack: () => void }) {
       </header>
       <main class="page">
         <ErrorText error={error} />
-        {loaded ? <ProfileForm initial={data?.details ?? blankProfile(localZone())} /> : <p aria-busy="true">Loading…</p>}
+        {loaded ? <ProfileForm initial={(data ? detailsOf(data) : null) ?? blankProfile(localZone())} /> : <p aria-busy="true">Loading…</p>}
       </main>
     </div>
   );
@@ -33,7 +33,7 @@ function ProfileForm({ initial }: { initial: ProfileDetails }) {
     e.preventDefault();
     if (problems.length) return;
     const stored = await run(() => appointmentCommands.saveMyProfile({ ...p, schedule: sortSchedule(p.schedule) }));
-    if (stored) { setP(stored.details); setSaved(true); }
+    if (stored) { setP(detailsOf(stored)); setSaved(true); }
   };
   const text = (key: 'specialization' | 'qualification' | 'time_zone') => ({
     value: p[key], onInput: (e: { currentTarget: HTMLInputElement }) => change({ [key]: e.currentTarget.value }),
@@ -83,7 +83,7 @@ function ScheduleEditor({ blocks, onChange }: { blocks: ScheduleBlock[]; onChang
           </li>
         ))}
       </ul>
-      <button type="button" id="add-block" onClick={() => onChange([...blocks, { day: 'mon', start: '09:00', end: '12:00' }])}>
+      <button type="button" id="add-block" onClick={() => onChange([...blocks, { day: 'monday', start: '09:00', end: '12:00' }])}>
         Add hours
       </button>
     </fieldset>
