@@ -8,6 +8,7 @@ use crate::appointments::AppointmentsSession;
 use crate::chat::ChatSession;
 use crate::shell::Shell;
 use crate::ui_event::{CallPhase, CallTracker, UiEvent};
+use clinicall_client_core::appointments::{AppointmentsClient, QualityReporter};
 use clinicall_client_core::call::CallConfig;
 use clinicall_client_core::driver::{CallDriver, CallHandle, DriverEvent};
 use clinicall_client_core::media::{MediaControl, MediaSettings, WebRtcEngine};
@@ -99,11 +100,24 @@ impl Connection {
         }
         let (calls, mut events) =
             CallDriver::start_with_feeds(client, signaling, engine, CallConfig::default(), feeds);
+        // A visit's call quality goes to its visit record when it ends
+        // (REST only: it works without the cache too).
+        let mut quality = match AppointmentsClient::new(auth.clone()) {
+            Ok(rest) => Some(QualityReporter::new(rest)),
+            Err(e) => {
+                tracing::warn!(error = %e, "call quality will not be reported this session");
+                None
+            }
+        };
         let forwarder = tokio::spawn(async move {
             let mut tracker = CallTracker::default();
             while let Some(event) = events.recv().await {
                 if matches!(event, DriverEvent::Closed) {
                     break;
+                }
+                if let Some(quality) = quality.as_mut() {
+                    // Posts in its own task; the window's events go on.
+                    drop(quality.observe(&event));
                 }
                 for ui in tracker.from_driver(event) {
                     if let UiEvent::Call {
