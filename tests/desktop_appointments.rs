@@ -514,3 +514,67 @@ async fn with_the_server_stopped_the_schedule_and_past_visits_read_from_the_cach
     app.screenshot("appointments-08-offline").await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doctor_moves_a_visit_to_another_free_time_and_both_sides_see_the_link() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut clinic = Clinic::open().await;
+    let visit = clinic.scheduled(3, "Annual check").await;
+    let doctor = clinic.doctor.account.clone();
+    let link = format!("clinicall://appointment/{}", visit.id);
+    let app = clinic.app(&doctor, &[&link]).await;
+    detail_shows(&app, visit.id).await;
+
+    // Pick a free time other than the visit's own, with a word for the
+    // patient.
+    app.click("#appointment-reschedule").await;
+    let script = format!(
+        "const b = [...document.querySelectorAll('#reschedule-panel button.slot:not([disabled])')]
+           .find(b => Number(b.dataset.startMs) !== {});
+         if (!b) return null;
+         b.click();
+         return Number(b.dataset.startMs);",
+        visit.start_ms
+    );
+    app.find("#reschedule-panel button.slot").await;
+    let picked = app
+        .eval(&script)
+        .await
+        .as_i64()
+        .expect("a free slot to move to");
+    app.type_into("#reschedule-comment", "Clinic closed that hour")
+        .await;
+    app.click("#reschedule-submit").await;
+
+    // The window opens the new visit, which points back to the old one.
+    app.find("#rescheduled-from").await;
+    let new_id: AppointmentId = app
+        .eval("return document.querySelector('#appointment-detail').dataset.appointmentId")
+        .await
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(new_id, visit.id);
+    app.screenshot("appointments-09-rescheduled").await;
+
+    // The patient's side agrees: the old visit is moved, the new one is at
+    // the picked time and linked both ways.
+    let old = clinic.patient.appointment(visit.id).await;
+    assert_eq!(old.status, Status::Rescheduled);
+    assert_eq!(old.rescheduled_to, Some(new_id));
+    let new = clinic.patient.appointment(new_id).await;
+    assert_eq!(new.start_ms, picked);
+    assert_eq!(new.rescheduled_from, Some(visit.id));
+    assert_eq!(new.reason, "Annual check");
+    assert_eq!(
+        new.doctor_comment.as_deref(),
+        Some("Clinic closed that hour")
+    );
+    // The old visit's page says where it went.
+    app.click("#rescheduled-from").await;
+    detail_shows(&app, visit.id).await;
+    app.find("#rescheduled-to").await;
+    app.close().await;
+    clinic.server.stop().await;
+}

@@ -277,8 +277,13 @@ async fn a_booking_reaches_the_doctor_by_push_and_the_workflow_runs_through_the_
         .await
         .unwrap();
     assert_eq!(confirmed.status, Status::Scheduled);
-    let at_patient = pat.changed(booked.id).await;
-    assert_eq!(at_patient.status, Status::Scheduled);
+    // The patient's own booking may still be news in its event queue;
+    // wait until its cache holds the confirmation.
+    let mut at_patient = pat.cache().appointment(booked.id).await.unwrap().unwrap();
+    while at_patient.status != Status::Scheduled {
+        at_patient = pat.changed(booked.id).await;
+    }
+    assert_eq!(at_patient.change, confirmed.change);
     assert_eq!(at_patient.doctor_comment.as_deref(), Some("Bring your ECG"));
 
     // Draft notes, then complete with final notes.

@@ -33,7 +33,7 @@ export function DetailSummary({ detail, viewer, onOpen }: Props) {
         {a.doctor_comment && <><dt>Doctor’s comment</dt><dd id="appointment-comment" class="text">{a.doctor_comment}</dd></>}
       </dl>
       {a.rescheduled_from && (
-        <p>Moved here from an earlier time. <button id="rescheduled-from" class="link" onClick={() => onOpen(a.rescheduled_from!)}>See the earlier booking</button></p>
+        <p>Moved here from another time. <button id="rescheduled-from" class="link" onClick={() => onOpen(a.rescheduled_from!)}>See the earlier booking</button></p>
       )}
       {a.rescheduled_to && (
         <p>This visit was moved to another time. <button id="rescheduled-to" class="link primary-link" onClick={() => onOpen(a.rescheduled_to!)}>See the new time</button></p>
