@@ -175,6 +175,17 @@ async fn detail_shows(app: &App, id: AppointmentId) {
     .await;
 }
 
+/// The appointment the detail screen shows, once it shows one.
+async fn shown_appointment(app: &App) -> AppointmentId {
+    app.find("#appointment-detail").await;
+    app.eval("return document.querySelector('#appointment-detail').dataset.appointmentId")
+        .await
+        .as_str()
+        .expect("the detail names its appointment")
+        .parse()
+        .expect("an appointment id")
+}
+
 /// Waits until the appointment list item of `id` has `status`.
 async fn listed_with_status(app: &App, id: AppointmentId, status: &str) {
     app.wait_true(
@@ -244,14 +255,7 @@ async fn a_patient_finds_a_doctor_books_is_confirmed_waits_to_be_admitted_and_ra
 
     // The new visit opens, pending; the doctor confirms elsewhere and the
     // app hears of it at once.
-    app.find("#appointment-detail").await;
-    let id: AppointmentId = app
-        .eval("return document.querySelector('#appointment-detail').dataset.appointmentId")
-        .await
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = shown_appointment(&app).await;
     let booked = clinic.patient.appointment(id).await;
     assert_eq!(booked.status, Status::Pending);
     assert_eq!(booked.reason, "Chest pain when climbing stairs");
@@ -548,13 +552,7 @@ async fn a_doctor_moves_a_visit_to_another_free_time_and_both_sides_see_the_link
 
     // The window opens the new visit, which points back to the old one.
     app.find("#rescheduled-from").await;
-    let new_id: AppointmentId = app
-        .eval("return document.querySelector('#appointment-detail').dataset.appointmentId")
-        .await
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new_id = shown_appointment(&app).await;
     assert_ne!(new_id, visit.id);
     app.screenshot("appointments-09-rescheduled").await;
 

@@ -40,7 +40,9 @@ fn window(from: i64, to: i64) -> Result<(i64, i64), ApiError> {
     if to <= from {
         return Err(ApiError::field("to", "must be later than from"));
     }
-    if to - from > MAX_WINDOW_DAYS * DAY_MS {
+    // Saturating: the two ends come from the query, and far-apart extremes
+    // would overflow a plain subtraction.
+    if to.saturating_sub(from) > MAX_WINDOW_DAYS * DAY_MS {
         return Err(ApiError::field(
             "to",
             format!("the window may span at most {MAX_WINDOW_DAYS} days"),
@@ -216,4 +218,17 @@ pub async fn slots(
         .await?
         .ok_or_else(no_such_doctor)?;
     Ok(Json(slots_of(&state, &profile, from, to).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_from_the_extremes_is_refused_not_overflowed() {
+        assert!(window(i64::MIN, i64::MAX).is_err());
+        assert!(window(0, MAX_WINDOW_DAYS * DAY_MS + 1).is_err());
+        assert_eq!(window(0, DAY_MS).unwrap(), (0, DAY_MS));
+        assert!(window(DAY_MS, 0).is_err());
+    }
 }
