@@ -576,3 +576,80 @@ async fn a_doctor_moves_a_visit_to_another_free_time_and_both_sides_see_the_link
     app.close().await;
     clinic.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_call_from_the_waiting_room_is_recorded_with_both_parties_quality() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut clinic = Clinic::open().await;
+    let visit = clinic.scheduled(0, "Video follow-up").await;
+    let patient = clinic.patient.account.clone();
+    let doctor = clinic.doctor.account.clone();
+    // The patient is a headless client with real media, waiting in the
+    // visit's room and answering the call the admit brings.
+    let headless = clinic
+        .server
+        .spawn(&patient, &["--wait-room", &visit.id.to_string()]);
+    headless.signed_in().await;
+    let link = format!("clinicall://appointment/{}", visit.id);
+    let app = clinic.app(&doctor, &[&link]).await;
+    detail_shows(&app, visit.id).await;
+
+    // The visit page sees the patient waiting; admitting starts the call.
+    app.click("#room-admit").await;
+    app.find("#call-window").await;
+    headless.connected().await;
+    app.wait_true(
+        LONG,
+        "return Number(document.querySelector('#remote-video')?.dataset.frames || 0) > 30",
+    )
+    .await;
+    app.click("#hang-up").await;
+    app.find("#end-reason").await;
+    let (code, lines) = headless.finish(LONG).await;
+    assert_eq!(code, 0, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "quality_report" && l["ok"] == true),
+        "the headless patient reported: {lines:#?}"
+    );
+
+    // Both reports reach the visit record: the app's (the doctor's) and
+    // the headless patient's.
+    let deadline = tokio::time::Instant::now() + LONG;
+    let record = loop {
+        let visits = clinic.doctor.rest.visits(visit.id).await.unwrap();
+        if visits.len() == 1 && visits[0].quality.len() == 2 {
+            break visits.into_iter().next().unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "two reports on one call: {visits:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut reporters: Vec<_> = record.quality.iter().map(|q| q.user).collect();
+    reporters.sort();
+    let mut parties = vec![doctor.id, patient.id];
+    parties.sort();
+    assert_eq!(reporters, parties);
+    assert!(record.call.duration_ms.unwrap() > 0);
+    let mine = record.quality.iter().find(|q| q.user == doctor.id).unwrap();
+    assert!(
+        mine.summary.avg_bitrate_kbps > 0,
+        "the app measured what it received: {mine:?}"
+    );
+
+    // The visit page lists the call with both parties' quality.
+    app.click("#close-call").await;
+    detail_shows(&app, visit.id).await;
+    let call = format!(
+        "#visit-records li.visit[data-call-id=\"{}\"]",
+        record.call.id
+    );
+    text_contains(&app, &call, "Dr. Ada:").await;
+    text_contains(&app, &call, &format!("{}:", patient.display_name)).await;
+    app.screenshot("appointments-10-visit-record").await;
+    app.close().await;
+    clinic.server.stop().await;
+}

@@ -11,6 +11,7 @@
 mod audio_devices;
 mod chat;
 mod media_io;
+mod quality;
 
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
 use clinicall_client_core::call::{
@@ -492,6 +493,7 @@ async fn run(args: Args) -> Outcome {
     };
     let mut config = ClientConfig::new(&args.server);
     config.allow_insecure = args.allow_insecure;
+    let mut quality = quality::VisitQuality::new(auth.clone());
     let (client, signaling) = match SignalingClient::start(config, auth) {
         Ok(started) => started,
         Err(e) => return Outcome::new(EXIT_SIGN_IN, format!("cannot connect: {e}")),
@@ -547,6 +549,7 @@ async fn run(args: Args) -> Outcome {
                     break Outcome::new(EXIT_CALL_FAILED, "the client stopped");
                 };
                 print_event(&event);
+                quality.observe(&event);
                 if let Some(outcome) = runner.on_event(event).await {
                     break outcome;
                 }
@@ -599,11 +602,15 @@ async fn run(args: Args) -> Outcome {
         call.shutdown().await;
         while let Some(event) = events.recv().await {
             print_event(&event);
+            quality.observe(&event);
         }
     };
     if tokio::time::timeout(SHUTDOWN_LIMIT, drain).await.is_err() {
         tracing::warn!("the connection did not close in time");
     }
+    // A visit's call ended above (or just now, in the drain): its quality
+    // report goes out before the process does.
+    quality.finish().await;
     outcome
 }
 
