@@ -129,8 +129,24 @@ impl Chat {
     }
 
     /// Stops the engine (queued messages stay unsent: the cache goes with
-    /// the run).
-    pub async fn shutdown(&self) {
-        self.handle.shutdown().await;
+    /// the run) and closes the cache. Closing joins the cache's writer
+    /// thread: left running, it could still be closing its SQLCipher
+    /// connection while the process exits (and its crypto library is torn
+    /// down under it), which crashed the process after its last line.
+    pub async fn close(self) {
+        let Chat { handle, _dir, .. } = self;
+        handle.shutdown().await;
+        let cache = Arc::clone(handle.cache());
+        drop(handle);
+        match Arc::try_unwrap(cache) {
+            Ok(cache) => {
+                if let Err(e) = cache.close().await {
+                    tracing::warn!(error = %e, "the chat cache did not close cleanly");
+                }
+            }
+            Err(_) => tracing::warn!("the chat cache is still in use at exit"),
+        }
+        // The folder goes after the connections that had it open.
+        drop(_dir);
     }
 }

@@ -596,8 +596,8 @@ async fn run(args: Args) -> Outcome {
     // Hangs up a call still live (after a timeout), closes the connection;
     // print what that produced.
     let drain = async {
-        if let Some(chat) = &runner.chat {
-            chat.shutdown().await;
+        if let Some(chat) = runner.chat.take() {
+            chat.close().await;
         }
         call.shutdown().await;
         while let Some(event) = events.recv().await {

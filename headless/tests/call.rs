@@ -191,7 +191,12 @@ impl Run {
             .await
             .expect("the binary exits in time")
             .unwrap();
-        (status.code().expect("exited, not killed"), self.seen)
+        (
+            status
+                .code()
+                .unwrap_or_else(|| panic!("killed: {status:?} {:#?}", self.seen)),
+            self.seen,
+        )
     }
 }
 
